@@ -1,0 +1,57 @@
+# One entry point for every gate. `make test` and `make run` bootstrap everything they need on a
+# fresh machine with only Python 3.11, pip, gcc and apt: a .venv with the project's extras and,
+# for the browser tests, Debian's Chromium (installed when missing and running as root).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+DEPS_HASH := $(shell cat pyproject.toml | sha1sum | cut -c1-12)
+STAMP := $(VENV)/.installed-$(DEPS_HASH)
+export SOLARA_TELEMETRY_MIXPANEL_ENABLE := False
+export MPLBACKEND := Agg
+
+.PHONY: install browser lint test run experiments bench viz validate clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[dev,viz,dist]"
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+install: $(STAMP)
+
+# Chromium for the browser tests: Debian's package, never a browser download.
+browser:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	    || echo "chromium could not be installed: browser tests will be reported as skipped"; \
+	else echo "chromium missing and not root: browser tests will be reported as skipped"; fi
+
+lint: install
+	$(VENV)/bin/ruff check sim tests benchmarks experiments
+	$(VENV)/bin/ruff format --check sim tests benchmarks experiments
+	$(VENV)/bin/mypy sim
+
+test: install browser lint
+	$(PY) -m pytest
+
+run: install
+	$(PY) -m sim suite --quick --out results
+
+experiments: install
+	$(PY) -m sim suite --out results
+
+bench: install
+	$(PY) -m benchmarks
+
+viz: install
+	$(VENV)/bin/solara run sim/viz/app.py --host 127.0.0.1 --port 8765 --production
+
+validate: install
+	$(PY) -m sim.validation --out docs
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
