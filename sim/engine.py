@@ -410,7 +410,7 @@ def observe(core: Core, state: State) -> Observation:
         "enterprise_welfare": (usage * rel).sum(-1),
         "hhi": payoffs.herfindahl(usage),
     }
-    provider = {
+    provider: dict[str, NDArray[np.generic]] = {
         "strategy": state.strategy,
         "revenue": revenue,
         "payoff": payoff,

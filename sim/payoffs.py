@@ -34,7 +34,8 @@ response a_i(x) and the long-run shares s(x) that follow:
                 - w_G * sum_{domestic} s_j(x) - [x = RESTRICT] * h
 
 Rival government, policy y in {ALLOW, RESTRICT (block foreign services)}:
-    W_rival(y) = W(y) + w_D * sum_{domestic} s_j(y) - w_F * sum_{foreign} s_i(y) + [y = RESTRICT] * b
+    W_rival(y) = W(y) + w_D * sum_{domestic} s_j(y) - w_F * sum_{foreign} s_i(y)
+                 + [y = RESTRICT] * b
 in quality units: enterprise welfare against domestic-industry share, foreign dependence and a
 fixed value ``b`` of control (data sovereignty) that blocking brings whatever the usage. Because
 the logit welfare loss of a block is nearly proportional to the foreign share it removes, ``b``
@@ -58,7 +59,7 @@ def option_values(
 ) -> Float:
     """Deterministic value of each option, ``(R, J) -> (R, J + 1)``; last column is no provider."""
     values = relative_quality - price_sensitivity * price
-    outside = np.full(values.shape[:-1] + (1,), outside_utility)
+    outside = np.full((*values.shape[:-1], 1), outside_utility)
     return np.concatenate([values, outside], axis=-1)
 
 
@@ -73,7 +74,7 @@ def logit_shares(values: Float, accessible: Bool, rationality: float) -> Float:
 
     values ``(R, J + 1)``, accessible ``(R, J)`` -> shares ``(R, J + 1)`` summing to one.
     """
-    available = np.concatenate([accessible, np.ones(accessible.shape[:-1] + (1,), bool)], axis=-1)
+    available = np.concatenate([accessible, np.ones((*accessible.shape[:-1], 1), bool)], axis=-1)
     weights = np.where(available, _logit_weights(values, rationality), 0.0)
     return weights / weights.sum(axis=-1, keepdims=True)
 
@@ -96,7 +97,7 @@ def logsum_welfare(values: Float, accessible: Bool, rationality: float) -> Float
 
     As ``rationality -> inf`` this tends to the best accessible value.
     """
-    available = np.concatenate([accessible, np.ones(accessible.shape[:-1] + (1,), bool)], axis=-1)
+    available = np.concatenate([accessible, np.ones((*accessible.shape[:-1], 1), bool)], axis=-1)
     scaled = rationality * np.where(available, values, -np.inf)
     top = scaled.max(axis=-1)
     total = np.exp(scaled - top[..., None]).sum(axis=-1)
@@ -116,7 +117,7 @@ def security_cost(share: Float, relative_quality: Float, exposure: Float, weight
 
 
 def expected_penalty(
-    home_restricts: Float, enforcement: float, fine: float, coverage: Float
+    home_restricts: NDArray[np.generic], enforcement: float, fine: float, coverage: Float
 ) -> Float:
     """``[home restricts] * e * f * c``: ``(R,)`` policy and ``(J,)`` coverage -> ``(R, J)``."""
     return np.asarray(home_restricts)[..., None] * (enforcement * fine) * coverage
@@ -231,7 +232,7 @@ def transition_probabilities(
     Returns ``P`` ``(R, J + 1, J + 1)`` with ``P[r, c, j]`` the probability that an enterprise
     currently on option ``c`` moves to ``j``; every row sums to one.
     """
-    ones = np.ones(accessible.shape[:-1] + (1,), bool)
+    ones = np.ones((*accessible.shape[:-1], 1), bool)
     available = np.concatenate([accessible | blocked_reachable, ones], axis=-1)
     blocked = np.concatenate([blocked_reachable & ~accessible, ~ones], axis=-1)
     option = values - circumvention_cost * blocked  # (R, K)

@@ -42,7 +42,7 @@ _TINY = 1e-12
 
 
 def uniform(rng: RandomSource, shape: tuple[int, ...]) -> Float:
-    """Uniforms on [0, 1) of ``shape``; with one generator per run, row ``r`` comes from ``rng[r]``."""
+    """Uniforms on [0, 1) of ``shape``; with one generator per run, row ``r`` from ``rng[r]``."""
     if isinstance(rng, np.random.Generator):
         return rng.random(shape)
     if len(rng) != shape[0]:
@@ -51,7 +51,7 @@ def uniform(rng: RandomSource, shape: tuple[int, ...]) -> Float:
 
 
 def _sample(weights: Float, u: Float) -> Actions:
-    """Inverse-CDF draw from unnormalized non-negative ``weights`` ``(..., A)`` with ``u`` ``(...)``."""
+    """Inverse-CDF draw from non-negative ``weights`` ``(..., A)`` with uniforms ``u`` ``(...)``."""
     cdf = np.cumsum(weights, axis=-1)
     threshold = u * cdf[..., -1]
     index = (threshold[..., None] >= cdf).sum(axis=-1)
@@ -108,7 +108,7 @@ def fermi_imitation(
 def fictitious_play(
     payoffs: Float, current: Actions, rng: RandomSource, mean: Float, count: int
 ) -> tuple[Actions, Float]:
-    """Best response to the running mean of payoff vectors seen so far (``count`` before this one)."""
+    """Best response to the running mean of the payoff vectors seen (``count`` before this)."""
     updated = mean + (payoffs - mean) / (count + 1)
     return best_response(updated, current, rng), updated
 
