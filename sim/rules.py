@@ -27,13 +27,12 @@ Rules
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Union
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy.special import expit
 
-RandomSource = Union[np.random.Generator, Sequence[np.random.Generator]]
+RandomSource = np.random.Generator | Sequence[np.random.Generator]
 Actions = NDArray[np.int8]
 Float = NDArray[np.float64]
 
