@@ -124,7 +124,9 @@ def firm_payoffs(core: Core, state: State, values: Float, home_policy: Strategy)
     """ALLOW/RESTRICT payoffs of every provider at its attainable share, ``(R, J, 2)``."""
     p = core.params
     accessible, _ = reachability(core, state.strategy, state.rival_policy)
-    share = payoffs.attainable_shares(values, accessible, p.enterprise_rationality)
+    # While the rival government blocks foreign services, allowing earns nothing there.
+    rival_allows = (state.rival_policy == ALLOW)[:, None]
+    share = payoffs.attainable_shares(values, accessible, p.enterprise_rationality) * rival_allows
     penalty = payoffs.expected_penalty(home_policy, p.home_enforcement, p.home_fine, core.coverage)
     return payoffs.provider_payoffs(
         share,
@@ -314,8 +316,10 @@ def advance(core: Core, state: State, rngs: RandomSource) -> State:
         rationality=p.enterprise_rationality,
         circumvention_cost=p.circumvention_cost,
     )
+    # Users of a provider they can no longer reach must move; with circumvention on they may
+    # stay (paying its cost) until they next revise.
     ones = np.ones((state.runs, 1), bool)
-    forced = ~np.concatenate([accessible, ones], axis=-1)
+    forced = ~np.concatenate([accessible | circumventable, ones], axis=-1)
     choice, counts = dynamics.choose_providers(
         state.choice, state.counts, transition, forced, p.revision_rate, rngs
     )

@@ -41,11 +41,17 @@ class TechCompetitionModel(mesa.Model):
         rng: int | np.random.Generator | None = None,
         **kwargs: Any,
     ) -> None:
+        # Mesa draws one number from a Generator or SeedSequence `rng` to seed `self.random`;
+        # restoring the state keeps the engine's stream identical to sim.batch for any rng.
+        start = None if rng is None else np.random.default_rng(rng).bit_generator.state
         super().__init__(rng=rng)
+        if start is not None:
+            self.rng.bit_generator.state = start
         base = params if params is not None else load_scenario(scenario)
         self.params: Params = base.replace(**kwargs) if kwargs else base
         self.core = engine.Core.from_params(self.params)
-        self._rngs = [self.rng]
+        # one run: the model's own generator, drawn from directly (no per-run stacking)
+        self._rngs = self.rng
         self.state = engine.initial_state(self.core, self._rngs, runs=1)
         self.observation = engine.observe(self.core, self.state)
 

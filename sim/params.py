@@ -431,7 +431,8 @@ class Params:
             10.0,
             "b: rival government's value of blocking foreign services whatever their use "
             "(information control, data sovereignty)",
-            "assumption; sets the gap (about 0.06) below which the rival blocks",
+            "assumption; the rival blocks once the foreign long-run share it would remove "
+            "is below about 0.15",
         ),
     )
     firm_rule: str = field(

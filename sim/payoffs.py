@@ -98,11 +98,11 @@ def logsum_welfare(values: Float, accessible: Bool, rationality: float) -> Float
     As ``rationality -> inf`` this tends to the best accessible value.
     """
     available = np.concatenate([accessible, np.ones((*accessible.shape[:-1], 1), bool)], axis=-1)
+    if rationality == 0:  # choice is uniform over the available options
+        return np.asarray(np.where(available, values, 0.0).sum(-1) / available.sum(-1))
     scaled = rationality * np.where(available, values, -np.inf)
     top = scaled.max(axis=-1)
     total = np.exp(scaled - top[..., None]).sum(axis=-1)
-    if rationality == 0:
-        return np.asarray(np.where(available, values, 0.0).sum(-1) / available.sum(-1))
     return np.asarray((top + np.log(total)) / rationality)
 
 
