@@ -206,14 +206,13 @@ class Provider:
 
     def __post_init__(self) -> None:
         _validate_fields(self, f"providers[{self.name!r}].")
-        if self.channel == "domestic" and "restrict" in (
-            self.fixed_strategy,
-            self.initial_strategy,
-        ):
-            raise ValueError(
-                f"providers[{self.name!r}].strategy='restrict': domestic providers always serve "
-                "the rival region; expected 'allow' or unset"
-            )
+        if self.channel == "domestic":
+            for name in ("initial_strategy", "fixed_strategy"):
+                if getattr(self, name) == "restrict":
+                    raise ValueError(
+                        f"providers[{self.name!r}].{name}='restrict': domestic providers always "
+                        "serve the rival region; expected 'allow' or unset"
+                    )
 
     @property
     def foreign(self) -> bool:
@@ -255,7 +254,7 @@ class Params:
         default=20.0,
         metadata=spec(
             "1/quality",
-            0.0,
+            0.01,
             1000.0,
             "mu: logit scale of enterprise choice (higher: quality differences matter more)",
             "assumption; a 0.1 quality difference gives odds e^2",
@@ -523,12 +522,13 @@ class Params:
             providers = tuple(providers)
         if not isinstance(providers, tuple) or not all(isinstance(p, Provider) for p in providers):
             raise ValueError(f"providers={providers!r}: expected a sequence of Provider")
+        lineup = ", ".join(f"{p.name!r} ({p.channel})" for p in providers)
         if not any(p.foreign for p in providers):
             raise ValueError(
-                "providers: expected at least one foreign (direct or partner) provider"
+                f"providers=[{lineup}]: expected at least one foreign (direct or partner) provider"
             )
         if not any(not p.foreign for p in providers):
-            raise ValueError("providers: expected at least one domestic provider")
+            raise ValueError(f"providers=[{lineup}]: expected at least one domestic provider")
         names = [p.name for p in providers]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:

@@ -63,9 +63,18 @@ def option_values(
     return np.concatenate([values, outside], axis=-1)
 
 
-def _logit_weights(values: Float, rationality: float) -> Float:
-    """``exp(mu * (v - max v))`` row-wise: overflow-safe logit weights, ``(..., K)``."""
-    scaled = rationality * values
+def _with_outside(accessible: Bool) -> Bool:
+    """Available options ``(R, J + 1)``: the accessible providers and the outside option."""
+    return np.concatenate([accessible, np.ones((*accessible.shape[:-1], 1), bool)], axis=-1)
+
+
+def _logit_weights(values: Float, available: Bool, rationality: float) -> Float:
+    """``exp(mu * (v - max_available v))`` on available options, 0 elsewhere, ``(..., K)``.
+
+    The maximum is taken over available options only, so a blocked option of much higher value
+    cannot drive every available weight to zero.
+    """
+    scaled = np.where(available, rationality * values, -np.inf)
     return np.exp(scaled - scaled.max(axis=-1, keepdims=True))
 
 
@@ -74,8 +83,7 @@ def logit_shares(values: Float, accessible: Bool, rationality: float) -> Float:
 
     values ``(R, J + 1)``, accessible ``(R, J)`` -> shares ``(R, J + 1)`` summing to one.
     """
-    available = np.concatenate([accessible, np.ones((*accessible.shape[:-1], 1), bool)], axis=-1)
-    weights = np.where(available, _logit_weights(values, rationality), 0.0)
+    weights = _logit_weights(values, _with_outside(accessible), rationality)
     return weights / weights.sum(axis=-1, keepdims=True)
 
 
@@ -83,24 +91,22 @@ def attainable_shares(values: Float, accessible: Bool, rationality: float) -> Fl
     """Share provider ``j`` would have if it were accessible, the others as they are.
 
     values ``(R, J + 1)``, accessible ``(R, J)`` -> ``(R, J)``:
-    ``w_j / (w_J + sum_{l != j, accessible} w_l + w_j)``.
+    ``w_j / (w_J + sum_{l != j, accessible} w_l + w_j)``, computed per ``j`` over its own
+    choice set ``(R, J, J + 1)`` so that no weight underflows relative to another.
     """
-    weights = _logit_weights(values, rationality)
-    provider_w = weights[..., :-1]
-    others = weights[..., -1:] + np.where(accessible, provider_w, 0.0).sum(axis=-1, keepdims=True)
-    others = others - np.where(accessible, provider_w, 0.0)
-    return provider_w / (others + provider_w)
+    n_providers = accessible.shape[-1]
+    own_option = np.eye(n_providers, n_providers + 1, dtype=bool)
+    opened = _with_outside(accessible)[..., None, :] | own_option
+    weights = _logit_weights(values[..., None, :], opened, rationality)  # (R, J, K)
+    own = np.diagonal(weights, axis1=-2, axis2=-1)[..., :n_providers]
+    return own / weights.sum(axis=-1)
 
 
 def logsum_welfare(values: Float, accessible: Bool, rationality: float) -> Float:
-    """Expected maximum utility in quality units, ``(R, J + 1), (R, J) -> (R,)``.
-
-    As ``rationality -> inf`` this tends to the best accessible value.
-    """
-    available = np.concatenate([accessible, np.ones((*accessible.shape[:-1], 1), bool)], axis=-1)
-    if rationality == 0:  # choice is uniform over the available options
-        return np.asarray(np.where(available, values, 0.0).sum(-1) / available.sum(-1))
-    scaled = rationality * np.where(available, values, -np.inf)
+    """Expected maximum utility in quality units, ``(R, J + 1), (R, J) -> (R,)``:
+    ``log(sum_available exp(mu v)) / mu``; as ``rationality -> inf`` it tends to the best
+    available value. ``rationality`` must be positive (the parameter range starts at 0.01)."""
+    scaled = np.where(_with_outside(accessible), rationality * values, -np.inf)
     top = scaled.max(axis=-1)
     total = np.exp(scaled - top[..., None]).sum(axis=-1)
     return np.asarray((top + np.log(total)) / rationality)

@@ -57,12 +57,36 @@ def _sample(weights: Float, u: Float) -> Actions:
     return np.minimum(index, weights.shape[-1] - 1).astype(np.int8)
 
 
+def _best_response_weights(payoffs: Float) -> Float:
+    """1 on every payoff-maximizing action, 0 elsewhere, ``(..., A)``."""
+    return (payoffs >= payoffs.max(axis=-1, keepdims=True)).astype(float)
+
+
+def _logit_weights(payoffs: Float, rationality: float) -> Float:
+    """``exp(lambda (pi - max pi))``, overflow-safe unnormalized logit weights ``(..., A)``."""
+    scaled = rationality * payoffs
+    return np.exp(scaled - scaled.max(axis=-1, keepdims=True))
+
+
+def choice_probabilities(rule: str, payoffs: Float, rationality: float = 0.0) -> Float:
+    """Action probabilities ``(..., A)`` of the memoryless rules: ``logit`` (the quantal
+    response) or ``best_response`` (uniform over the maximizers). The samplers below draw from
+    exactly these weights; the mean-field approximation uses them as expectations."""
+    match rule:
+        case "logit":
+            weights = _logit_weights(payoffs, rationality)
+        case "best_response":
+            weights = _best_response_weights(payoffs)
+        case _:
+            raise ValueError(f"rule={rule!r}: expected 'logit' or 'best_response'")
+    return weights / weights.sum(axis=-1, keepdims=True)
+
+
 def best_response(payoffs: Float, current: Actions, rng: RandomSource) -> Actions:
     """Each agent plays a payoff-maximizing action; ties are broken uniformly at random."""
     del current  # the myopic best response ignores what was played
     u = uniform(rng, payoffs.shape[:-1])
-    is_max = payoffs >= payoffs.max(axis=-1, keepdims=True)
-    return _sample(is_max.astype(float), u)
+    return _sample(_best_response_weights(payoffs), u)
 
 
 def logit_response(
@@ -71,9 +95,7 @@ def logit_response(
     """Quantal (logit) response with rationality ``lambda >= 0``; ``lambda = 0`` is uniform."""
     del current
     u = uniform(rng, payoffs.shape[:-1])
-    scaled = rationality * payoffs
-    weights = np.exp(scaled - scaled.max(axis=-1, keepdims=True))
-    return _sample(weights, u)
+    return _sample(_logit_weights(payoffs, rationality), u)
 
 
 def fermi_imitation(
