@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-$(DEPS_HASH)
 export SOLARA_TELEMETRY_MIXPANEL_ENABLE := False
 export MPLBACKEND := Agg
 
-.PHONY: install browser lint test run experiments bench viz validate clean
+.PHONY: install browser lint test run experiments docs-figures bench viz validate clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ run: install
 
 experiments: install
 	$(PY) -m sim suite --out results
+
+# The README's key figures, from the quick suite.
+docs-figures: install
+	$(PY) -m sim suite --quick --out results --docs-figures docs/figures
 
 bench: install
 	$(PY) -m benchmarks

@@ -557,6 +557,11 @@ class Params:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except OSError as exc:
             raise ValueError(f"{path}: cannot read scenario file ({exc.strerror})") from exc
+        except UnicodeDecodeError as exc:
+            raise ValueError(
+                f"{path}: cannot read scenario file (not UTF-8 at byte {exc.start}); "
+                "expected a UTF-8 TOML file"
+            ) from exc
         except tomllib.TOMLDecodeError as exc:
             raise ValueError(f"{path}: malformed TOML ({exc})") from exc
         return params_from_mapping(data, origin=str(path))

@@ -238,11 +238,12 @@ def test_readme_links_the_documentation(readme: str) -> None:
         "docs/validation.md",
         "docs/performance.md",
         "docs/reliability.md",
-        "docs/figures/baseline.png",
+        "docs/figures/baseline_timeseries.png",
         "docs/figures/phase_diagram.png",
         "docs/figures/counterfactuals.png",
     ):
         assert f"]({target})" in readme, f"README.md does not link {target}"
+        assert (ROOT / target).is_file(), f"README.md links {target}, which does not exist"
 
 
 if __name__ == "__main__":

@@ -1,0 +1,134 @@
+"""The sweep runner (:func:`sim.experiments.run_sweep`): its overhead and its parallel speed-up.
+
+Rows (medians over repeats):
+
+* runner overhead: a sweep of single-run work units (the worst case: every run is its own
+  chunk, manifest entry and checksum) of about 0.1 s or more each, run in this process
+  (``--workers 1``), with every :func:`sim.batch.run_batch` call inside it timed;
+  overhead = (sweep time - time inside ``run_batch``) / time inside ``run_batch``: planning,
+  seeding, building frames, Parquet writes, checksums and the manifest. Target under 5%.
+  Timed in this process's CPU time, which other work on a shared machine does not inflate;
+* throughput in runs per second (wall clock, since the work happens in worker processes)
+  with 1 and 2 local workers on the same sweep, and the ratio
+  (target: 2 workers at least 1.8 times 1 worker). This needs two idle cores; on a machine
+  shared with other work the ratio drops, so the row reports the load average beside it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sim.batch import run_batch
+from sim.experiments import plan, run_sweep, runners
+from sim.experiments.spec import SweepSpec, spec_from_mapping
+
+NAME = "sweep"
+Row = dict[str, Any]
+
+
+def _row(metric: str, value: float, unit: str, **extra: Any) -> Row:
+    return {"benchmark": NAME, "metric": metric, "value": value, "unit": unit, **extra}
+
+
+def _spec(points: int, replicates: int, steps: int, enterprises: int) -> SweepSpec:
+    return spec_from_mapping(
+        {
+            "base": "seed",
+            "sampler": "grid",
+            "replicates": replicates,
+            "replicates_per_unit": 1,
+            "steps": steps,
+            "record": 1,
+            "root_seed": 1,
+            "fixed": {"n_enterprises": enterprises},
+            "parameters": {
+                "market_value": {"range": [50.0, 500.0], "levels": points, "scale": "log"}
+            },
+        },
+        name="bench",
+    )
+
+
+def _sweep_seconds(spec: SweepSpec, workers: int, clock: Callable[[], float]) -> float:
+    out = Path(tempfile.mkdtemp(prefix="bench-sweep-"))
+    try:
+        start = clock()
+        run_sweep(spec, out / "s", workers=workers, progress=False)
+        return clock() - start
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def _overhead_percent(spec: SweepSpec) -> tuple[float, float]:
+    """Run ``spec`` in this process with every ``run_batch`` call timed: returns the runner's
+    overhead (CPU time of the sweep outside ``run_batch``, as % of the time inside) and the
+    mean CPU seconds per run. Timing the same calls removes run-to-run noise."""
+    inside = [0.0]
+
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        start = time.process_time()
+        try:
+            return run_batch(*args, **kwargs)
+        finally:
+            inside[0] += time.process_time() - start
+
+    original = runners.run_batch
+    runners.run_batch = timed
+    try:
+        total = _sweep_seconds(spec, 1, time.process_time)
+    finally:
+        runners.run_batch = original
+    runs = len(plan(spec)[1])
+    return (total - inside[0]) / inside[0] * 100.0, inside[0] / runs
+
+
+def run(quick: bool = False) -> list[Row]:
+    """All rows; ``quick`` measures once instead of taking the median of three."""
+    repeats = 1 if quick else 3
+    points = 12
+    overhead_spec = _spec(points, 1, steps=150, enterprises=5_000)
+    measured = [_overhead_percent(overhead_spec) for _ in range(repeats)]
+    overhead = statistics.median(m[0] for m in measured)
+    per_run = statistics.median(m[1] for m in measured)
+
+    scaling_spec = _spec(points, 2, steps=120, enterprises=5_000)
+    n_runs = points * 2
+    one = statistics.median(
+        _sweep_seconds(scaling_spec, 1, time.perf_counter) for _ in range(repeats)
+    )
+    two = statistics.median(
+        _sweep_seconds(scaling_spec, 2, time.perf_counter) for _ in range(repeats)
+    )
+    speedup = one / two
+    load = round(os.getloadavg()[0], 2)
+    return [
+        _row("CPU seconds per run (5,000 enterprises, 150 months)", per_run, "s"),
+        _row(
+            f"runner overhead, {points} single-run units, 1 worker",
+            overhead,
+            "%",
+            target="< 5",
+            ok=bool(overhead < 5.0),
+        ),
+        _row(f"throughput, 1 local worker ({n_runs} runs)", n_runs / one, "runs/s"),
+        _row(f"throughput, 2 local workers ({n_runs} runs)", n_runs / two, "runs/s"),
+        _row(
+            f"2-worker / 1-worker throughput (load average {load})",
+            speedup,
+            "x",
+            target=">= 1.8",
+            ok=bool(speedup >= 1.8),
+        ),
+    ]
+
+
+if __name__ == "__main__":
+    for row in run():
+        print(row)

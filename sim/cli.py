@@ -1,0 +1,243 @@
+"""Command line: ``python -m sim scenarios | run | sweep | figures | suite``.
+
+Exit codes: 0 success; 2 bad input (malformed or invalid sweep file, unknown parameter, value
+out of range, unwritable output, unreachable scheduler, bad options), reported as one line on
+stderr; 1 a failure while running; 130 interrupted. Results of a stopped sweep stay marked
+``running`` in their manifest, and re-running the same command resumes them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import tomllib
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+USER_ERROR = 2
+RUN_FAILURE = 1
+
+
+class UserError(Exception):
+    """Bad input: reported in one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        """One line instead of argparse's usage block."""
+        raise UserError(f"{self.prog}: {message} (see --help)")
+
+
+def _one_line_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def _writable_dir(directory: Path, option: str) -> None:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise UserError(f"{option} {directory}: not a writable directory ({reason})") from None
+
+
+def _workers(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
+    return value
+
+
+def _parse_setting(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` with VALUE read as a TOML value (numbers, true/false, "strings")."""
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    key, raw = text.split("=", 1)
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw  # a bare word such as restrict
+    return key.strip(), value
+
+
+def _add_backend_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--backend", choices=("local", "dask"), default="local")
+    p.add_argument("--workers", type=_workers, default=None, help="default: the machine's cores")
+    p.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://h:8786")
+    p.add_argument(
+        "--connect-timeout", type=float, default=10.0, help="seconds to reach the scheduler"
+    )
+    p.add_argument("--force", action="store_true", help="replace results of another definition")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar or lines")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m sim", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    sub.add_parser("scenarios", help="list the named scenarios")
+
+    run = sub.add_parser("run", help="one run to a Parquet file")
+    source = run.add_mutually_exclusive_group()
+    source.add_argument("--scenario", default="seed")
+    source.add_argument("--params", type=Path, help="a scenario TOML file")
+    run.add_argument("--set", type=_parse_setting, action="append", default=[], metavar="K=V")
+    run.add_argument("--steps", type=int, default=120)
+    run.add_argument("--rng", type=int, default=0, help="seed of the run's generator")
+    run.add_argument("--out", type=Path, default=None, help="Parquet file (default: print)")
+
+    sweep = sub.add_parser("sweep", help="run or resume a sweep file")
+    sweep.add_argument("file", type=Path)
+    sweep.add_argument("--out", type=Path, default=None, help="default: results/<name>")
+    sweep.add_argument("--quick", action="store_true", help="the file's [quick] variant")
+    _add_backend_options(sweep)
+
+    figures = sub.add_parser("figures", help="draw the figures of a results directory")
+    figures.add_argument("directory", type=Path)
+
+    suite = sub.add_parser("suite", help="every experiment in experiments/, with figures")
+    suite.add_argument("--quick", action="store_true", help="the quick variants (make run)")
+    suite.add_argument("--out", type=Path, default=Path("results"))
+    suite.add_argument("--experiments", type=Path, default=None, help="sweep files directory")
+    suite.add_argument("--docs-figures", type=Path, default=None, help="copy key figures here")
+    _add_backend_options(suite)
+    return parser
+
+
+def _scenarios() -> int:
+    from sim.params import list_scenarios
+
+    scenarios = list_scenarios()
+    width = max(len(n) for n in scenarios)
+    for name, description in scenarios.items():
+        print(f"{name:<{width}}  {description}")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from sim.batch import run_batch
+    from sim.experiments.store import write_parquet
+    from sim.params import Params, load_scenario
+
+    if args.steps < 0:
+        raise UserError(f"--steps {args.steps}: expected a whole number >= 0")
+    if args.rng < 0:
+        raise UserError(f"--rng {args.rng}: expected a whole number >= 0")
+    params = Params.from_toml(args.params) if args.params else load_scenario(args.scenario)
+    if args.set:
+        params = params.replace(**dict(args.set))
+    if args.out is not None:
+        _writable_dir(args.out.parent, "--out")
+    frame = run_batch(params, [args.rng], args.steps)
+    assert not isinstance(frame, tuple)
+    frame = frame.drop(columns="run")
+    frame.insert(0, "seed", args.rng)
+    if args.out is None:
+        print(frame.to_string(index=False))
+    else:
+        write_parquet(args.out, frame)
+        print(f"{len(frame)} rows -> {args.out}", file=sys.stderr)
+    return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from sim.experiments import load_spec, run_sweep
+
+    spec = load_spec(args.file, quick=args.quick)
+    out = args.out or Path("results") / spec.name
+    result = run_sweep(
+        spec,
+        out,
+        backend=args.backend,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        force=args.force,
+        connect_timeout=args.connect_timeout,
+        progress=not args.no_progress,
+    )
+    print(
+        f"{spec.name}: {result.n_runs} runs ({result.computed_runs} new) in "
+        f"{result.elapsed:.1f} s -> {out}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _figures(args: argparse.Namespace) -> int:
+    from sim.experiments.figures import make_figures
+
+    for path in make_figures(args.directory):
+        print(path)
+    return 0
+
+
+def _suite(args: argparse.Namespace) -> int:
+    from sim.experiments.suite import run_suite
+
+    _writable_dir(args.out, "--out")
+    if args.docs_figures is not None:
+        _writable_dir(args.docs_figures, "--docs-figures")
+    report = run_suite(
+        args.out,
+        quick=args.quick,
+        directory=args.experiments,
+        backend=args.backend,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        force=args.force,
+        connect_timeout=args.connect_timeout,
+        docs_figures=args.docs_figures,
+        progress=not args.no_progress,
+    )
+    for path in report.files:
+        print(path)
+    return 0
+
+
+COMMANDS = {
+    "scenarios": lambda args: _scenarios(),
+    "run": _run,
+    "sweep": _sweep,
+    "figures": _figures,
+    "suite": _suite,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit code."""
+    from sim.experiments.runners import BackendError
+    from sim.experiments.store import StoreError
+    from sim.experiments.sweep import RunFailed
+
+    warnings.showwarning = _one_line_warning
+    try:
+        args = build_parser().parse_args(argv)
+        return int(COMMANDS[args.command](args))
+    except (UserError, ValueError, StoreError, BackendError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return USER_ERROR
+    except RunFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return RUN_FAILURE
+    except KeyboardInterrupt:
+        print("interrupted; re-run the same command to resume", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a failure while running: one line, not a traceback
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return RUN_FAILURE

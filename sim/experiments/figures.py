@@ -1,0 +1,356 @@
+"""Figures of a results directory (matplotlib, PNG and SVG) under ``<dir>/figures/``.
+
+Which figures are drawn depends on the sweep's ``kind``:
+
+* ``baseline``: mean over seeds of the share of foreign providers allowing, foreign vs domestic
+  share, capability gap and revenues against time, shaded 2.5-97.5 percentile bands over seeds
+  (the range holding 95% of runs).
+* ``phase_diagram``: the regime of each (expected penalty ``e*f``, market value ``V``) cell as
+  a map, also written as ``regimes.csv``.
+* ``counterfactuals``: domestic share and capability gap against time for each scenario (mean
+  and 95% band over seeds).
+* ``sensitivity``: Sobol' first-order and total indices with bootstrap 95% confidence intervals
+  (SALib), also written as ``sobol_indices.csv``.
+* ``generic``: each output's horizon value against each varied parameter.
+
+Every figure's caption line gives the number of seeds behind it and the run settings.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+from sim.experiments.runners import provider_column
+from sim.experiments.samplers import design, salib_problem
+from sim.experiments.spec import SweepSpec, spec_from_definition
+from sim.experiments.store import atomic_write_bytes, load, read_manifest
+
+FIGURES = "figures"
+REGIMES = ("all-allow", "divergence", "mixed", "all-restrict")
+REGIME_COLOURS = ("#4daf4a", "#ff7f00", "#984ea3", "#e41a1c")
+LABELS = {
+    "frac_foreign_allowing": "foreign providers allowing (fraction)",
+    "foreign_share": "foreign share of rival enterprises",
+    "domestic_share": "domestic share of rival enterprises",
+    "capability_gap": "capability gap (frontier = 1)",
+    "foreign_revenue": "foreign revenue ($M/month)",
+    "domestic_revenue": "domestic revenue ($M/month)",
+}
+SOBOL_OUTPUTS = ("capability_gap", "frac_foreign_allowing")
+
+
+def _settings(spec: SweepSpec) -> str:
+    fixed = dict(spec.fixed)
+    bits = [f"{spec.steps} months"]
+    if "n_enterprises" in fixed:
+        bits.append(f"{fixed['n_enterprises']} enterprises")
+    if spec.quick:
+        bits.append("quick variant")
+    return ", ".join(bits)
+
+
+def _figure(figsize: tuple[float, float], *grid: int, **kw: Any) -> tuple[Figure, Any]:
+    """A figure not tied to any pyplot backend (safe headless and in worker processes)."""
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(*grid, **kw)
+
+
+def _caption(fig: Figure, text: str) -> None:
+    fig.text(0.01, 0.005, text, ha="left", va="bottom", fontsize=8, color="0.3")
+
+
+def _save(fig: Figure, directory: Path, stem: str) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for ext in ("png", "svg"):
+        path = directory / f"{stem}.{ext}"
+        atomic_write_bytes(path, partial(fig.savefig, format=ext, dpi=130))
+        written.append(path)
+    return written
+
+
+def _band(ax: Any, frame: pd.DataFrame, column: str, label: str, colour: str | None) -> None:
+    """Mean over seeds, and the band holding the central 95% of runs, against months."""
+    grouped = frame.groupby("step")[column]
+    mean = grouped.mean()
+    low, high = grouped.quantile(0.025), grouped.quantile(0.975)
+    (line,) = ax.plot(mean.index, mean.to_numpy(), label=label, color=colour, lw=1.6)
+    ax.fill_between(mean.index, low.to_numpy(), high.to_numpy(), color=line.get_color(), alpha=0.2)
+
+
+def baseline(frame: pd.DataFrame, spec: SweepSpec, out: Path) -> list[Path]:
+    seeds = frame["seed"].nunique()
+    fig, axes = _figure((10, 7), 2, 2, sharex=True)
+    ax = axes[0, 0]
+    _band(ax, frame, "frac_foreign_allowing", "foreign providers allowing", "C0")
+    ax.set_ylabel("fraction of foreign providers")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title("Access")
+    ax = axes[0, 1]
+    _band(ax, frame, "foreign_share", "foreign providers", "C0")
+    _band(ax, frame, "domestic_share", "domestic providers", "C3")
+    ax.set_ylabel("share of rival enterprises")
+    ax.set_title("Market shares")
+    ax = axes[1, 0]
+    _band(ax, frame, "capability_gap", "frontier minus best domestic", "C2")
+    ax.set_ylabel("capability gap (frontier = 1)")
+    ax.set_title("Capability gap")
+    ax = axes[1, 1]
+    _band(ax, frame, "foreign_revenue", "foreign providers", "C0")
+    _band(ax, frame, "domestic_revenue", "domestic providers", "C3")
+    ax.set_ylabel("revenue from the rival region ($M/month)")
+    ax.set_title("Revenues")
+    for ax in axes.flat:
+        ax.legend(loc="best", fontsize=8)
+    for ax in axes[1]:
+        ax.set_xlabel("time (months)")
+    fig.suptitle(f"Baseline: scenario '{spec.base}'")
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    _caption(
+        fig,
+        f"{seeds} seeds; line: mean, band: 2.5-97.5 percentile over seeds; {_settings(spec)}",
+    )
+    return _save(fig, out, "baseline_timeseries")
+
+
+def classify(direct_allowing: float, partner_allowing: float) -> str:
+    """Regime of a cell from the fraction of replicates in which the direct and the partner
+    provider allow at the horizon (majority rule)."""
+    direct, partner = direct_allowing >= 0.5, partner_allowing >= 0.5
+    if direct and partner:
+        return "all-allow"
+    if not direct and not partner:
+        return "all-restrict"
+    return "divergence" if partner else "mixed"
+
+
+def _allowing(frame: pd.DataFrame, spec: SweepSpec, channel: str) -> pd.Series:
+    """Per row: fraction of the providers on ``channel`` that allow."""
+    names = [p.name for p in spec.params_for({}).providers if p.channel == channel]
+    allows = [frame[provider_column(n, "strategy")].eq("allow") for n in names]
+    return pd.concat(allows, axis=1).mean(axis=1)
+
+
+def regimes(frame: pd.DataFrame, spec: SweepSpec) -> pd.DataFrame:
+    """One row per point: market value, expected penalty ``e*f`` (the home government's
+    enforcement probability times the fine, $M/month), the allowing fractions at the horizon
+    over replicates, and the regime."""
+    final = frame[frame["step"] == frame["step"].max()].copy()
+    final["direct_allowing"] = _allowing(final, spec, "direct")
+    final["partner_allowing"] = _allowing(final, spec, "partner")
+    cells = final.groupby("point_id").agg(
+        direct_allowing=("direct_allowing", "mean"),
+        partner_allowing=("partner_allowing", "mean"),
+        seeds=("seed", "nunique"),
+    )
+    points = design(spec)
+    enforcement, fine, value = [], [], []
+    for point_id in cells.index:
+        params = spec.params_for(points[point_id])
+        enforcement.append(params.home_enforcement)
+        fine.append(params.home_fine)
+        value.append(params.market_value)
+    cells["market_value"] = value
+    cells["expected_penalty"] = np.asarray(enforcement) * np.asarray(fine)
+    cells["regime"] = [
+        classify(d, p)
+        for d, p in zip(cells["direct_allowing"], cells["partner_allowing"], strict=True)
+    ]
+    return cells.reset_index()
+
+
+def phase_diagram(frame: pd.DataFrame, spec: SweepSpec, out: Path) -> list[Path]:
+    cells = regimes(frame, spec)
+    out.mkdir(parents=True, exist_ok=True)
+    csv = out.parent / "regimes.csv"
+    atomic_write_bytes(csv, lambda tmp: cells.to_csv(tmp, index=False))
+    penalties = np.sort(cells["expected_penalty"].unique())
+    values = np.sort(cells["market_value"].unique())
+    grid = np.full((len(values), len(penalties)), np.nan)
+    for _, c in cells.iterrows():
+        i = int(np.searchsorted(values, c["market_value"]))
+        j = int(np.searchsorted(penalties, c["expected_penalty"]))
+        grid[i, j] = REGIMES.index(c["regime"])
+    fig, ax = _figure((8, 6))
+    ax.imshow(
+        grid,
+        origin="lower",
+        aspect="auto",
+        cmap=ListedColormap(REGIME_COLOURS),
+        vmin=-0.5,
+        vmax=len(REGIMES) - 0.5,
+        interpolation="nearest",
+    )
+    ax.set_xticks(range(len(penalties)), [f"{p:g}" for p in penalties])
+    ax.set_yticks(range(len(values)), [f"{v:.0f}" for v in values])
+    ax.set_xlabel("expected penalty e·f under a standing mandate ($M/month)")
+    ax.set_ylabel("rival market value V ($M/month)")
+    seen = [r for r in REGIMES if r in set(cells["regime"])]
+    ax.legend(
+        handles=[Patch(color=REGIME_COLOURS[REGIMES.index(r)], label=r) for r in seen],
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        title="regime at horizon",
+    )
+    ax.set_title("Who restricts: direct lab vs partner cloud")
+    seeds = int(cells["seeds"].min())
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    _caption(
+        fig,
+        f"{seeds} seeds per cell; regime by majority of seeds; divergence: direct restricts, "
+        f"partner allows; {_settings(spec)}",
+    )
+    return [*_save(fig, out, "phase_diagram"), csv]
+
+
+def counterfactuals(frame: pd.DataFrame, spec: SweepSpec, out: Path) -> list[Path]:
+    column = "scenario" if "scenario" in frame.columns else "point_id"
+    labels = {
+        "seed": "seed (no mandate)",
+        "mandate": "home mandate",
+        "protectionist": "protectionist rival",
+    }
+    fig, axes = _figure((14, 4.5), 1, 3, sharex=True)
+    panels = (
+        ("domestic_share", "domestic share of rival enterprises"),
+        ("capability_gap", "capability gap (frontier = 1)"),
+        ("frac_foreign_allowing", "foreign providers allowing (fraction)"),
+    )
+    for k, name in enumerate(sorted(frame[column].unique(), key=str)):
+        part = frame[frame[column] == name]
+        for ax, (output, _) in zip(axes, panels, strict=True):
+            _band(ax, part, output, labels.get(str(name), str(name)), f"C{k}")
+    for ax, (_, ylabel) in zip(axes, panels, strict=True):
+        ax.set_xlabel("time (months)")
+        ax.set_ylabel(ylabel)
+        ax.legend(fontsize=8, loc="best")
+    axes[0].set_title("Substitution")
+    axes[1].set_title("Catch-up")
+    axes[2].set_title("Access")
+    seeds = frame.groupby(column)["seed"].nunique().min()
+    fig.suptitle("Counterfactuals")
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    _caption(
+        fig,
+        f"{seeds} seeds per scenario; line: mean, band: 2.5-97.5 percentile; {_settings(spec)}",
+    )
+    return _save(fig, out, "counterfactuals")
+
+
+def sobol_indices(frame: pd.DataFrame, spec: SweepSpec) -> pd.DataFrame:
+    """First-order and total Sobol' indices with 95% bootstrap half-widths for each output of
+    :data:`SOBOL_OUTPUTS` at the horizon (Saltelli 2002; Jansen 1999 estimators in SALib).
+    Each point's output is the mean over its replicates; bootstrap resampling is seeded from
+    the sweep's root seed."""
+    from SALib.analyze import sobol as salib_sobol
+
+    final = frame[frame["step"] == frame["step"].max()]
+    means = final.groupby("point_id")[list(SOBOL_OUTPUTS)].mean().sort_index()
+    expected = np.arange(len(means))
+    if not np.array_equal(means.index.to_numpy(), expected):
+        raise ValueError("sensitivity: the Saltelli design is incomplete; run the sweep to the end")
+    problem = salib_problem(spec)
+    rows = []
+    for output in SOBOL_OUTPUTS:
+        result = salib_sobol.analyze(
+            problem,
+            means[output].to_numpy(dtype=float),
+            calc_second_order=spec.second_order,
+            num_resamples=200,
+            conf_level=0.95,
+            seed=spec.root_seed,
+        )
+        for k, name in enumerate(problem["names"]):
+            rows.append(
+                {
+                    "output": output,
+                    "parameter": name,
+                    "S1": result["S1"][k],
+                    "S1_conf": result["S1_conf"][k],
+                    "ST": result["ST"][k],
+                    "ST_conf": result["ST_conf"][k],
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def sensitivity(frame: pd.DataFrame, spec: SweepSpec, out: Path) -> list[Path]:
+    table = sobol_indices(frame, spec)
+    out.mkdir(parents=True, exist_ok=True)
+    csv = out.parent / "sobol_indices.csv"
+    atomic_write_bytes(csv, lambda tmp: table.to_csv(tmp, index=False))
+    fig, axes = _figure((12, 4.8), 1, len(SOBOL_OUTPUTS), sharey=True)
+    names = [d.name for d in spec.parameters]
+    y = np.arange(len(names))
+    for ax, output in zip(axes, SOBOL_OUTPUTS, strict=True):
+        part = table[table["output"] == output].set_index("parameter").loc[names]
+        ax.barh(y - 0.18, part["S1"], 0.36, xerr=part["S1_conf"], label="first order S1", capsize=2)
+        ax.barh(y + 0.18, part["ST"], 0.36, xerr=part["ST_conf"], label="total ST", capsize=2)
+        ax.set_yticks(y, names)
+        ax.axvline(0, color="0.5", lw=0.8)
+        ax.set_xlabel("Sobol' index (fraction of output variance)")
+        ax.set_title(f"{LABELS[output]} at month {spec.steps}", fontsize=10)
+        ax.legend(fontsize=8, loc="best")
+    runs = frame["seed"].nunique()
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    _caption(
+        fig,
+        f"{runs} seeds ({frame['point_id'].nunique()} Saltelli points x {spec.replicates} "
+        f"replicates); error bars: 95% bootstrap intervals; {_settings(spec)}",
+    )
+    return [*_save(fig, out, "sensitivity"), csv]
+
+
+def generic(frame: pd.DataFrame, spec: SweepSpec, out: Path) -> list[Path]:
+    final = frame[frame["step"] == frame["step"].max()]
+    numeric = [
+        d.name
+        for d in spec.parameters
+        if d.name in final.columns and pd.api.types.is_numeric_dtype(final[d.name])
+    ]
+    outputs = list(LABELS)
+    if not numeric:
+        numeric = ["point_id"]
+    fig, axes = _figure(
+        (3.6 * len(numeric), 2.4 * len(outputs)), len(outputs), len(numeric), squeeze=False
+    )
+    for i, output in enumerate(outputs):
+        for j, name in enumerate(numeric):
+            ax = axes[i, j]
+            ax.scatter(final[name], final[output], s=6, alpha=0.5, label="one run")
+            ax.set_xlabel(name)
+            ax.set_ylabel(LABELS[output], fontsize=7)
+    axes[0, 0].legend(fontsize=7)
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    _caption(fig, f"{final['seed'].nunique()} seeds; values at the horizon; {_settings(spec)}")
+    return _save(fig, out, "outputs_at_horizon")
+
+
+DRAW = {
+    "baseline": baseline,
+    "phase_diagram": phase_diagram,
+    "counterfactuals": counterfactuals,
+    "sensitivity": sensitivity,
+    "generic": generic,
+}
+
+
+def make_figures(directory: str | Path) -> list[Path]:
+    """Draw the figures of a complete results directory; returns the files written."""
+    directory = Path(directory)
+    manifest = read_manifest(directory)
+    if manifest is None:
+        raise ValueError(f"{directory}: no manifest.json; not a results directory")
+    if manifest.get("status") != "complete":
+        raise ValueError(f"{directory}: sweep not complete; re-run the sweep command to finish it")
+    spec = spec_from_definition(manifest["definition"])
+    frame = load(directory)
+    return DRAW[spec.kind](frame, spec, directory / FIGURES)

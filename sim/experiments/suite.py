@@ -1,0 +1,110 @@
+"""Run every shipped experiment (``experiments/*.toml``), quick or full, and draw its figures.
+
+``make run`` is ``python -m sim suite --quick --out results``: each sweep file's ``[quick]``
+variant, written to ``results/<name>-quick/``; ``make experiments`` runs the full variants into
+``results/<name>/``. Both resume: finished runs are not run again.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import TextIO
+
+import pandas as pd
+
+from sim.experiments.figures import REGIMES, make_figures
+from sim.experiments.spec import SweepSpec, load_spec
+from sim.experiments.store import atomic_write_bytes
+from sim.experiments.sweep import SweepResult, run_sweep
+
+# Figures the README shows: (experiment kind, figure stem).
+DOCS_FIGURES = (
+    ("baseline", "baseline_timeseries"),
+    ("phase_diagram", "phase_diagram"),
+    ("counterfactuals", "counterfactuals"),
+)
+
+
+def experiments_dir() -> Path:
+    """``./experiments`` when it exists, else the one beside the package (a source checkout)."""
+    here = Path("experiments")
+    if here.is_dir():
+        return here
+    return Path(__file__).resolve().parents[2] / "experiments"
+
+
+def experiment_specs(directory: Path, *, quick: bool) -> list[SweepSpec]:
+    """Every sweep file in ``directory``, validated (all of them before any runs)."""
+    files = sorted(directory.glob("*.toml"))
+    if not files:
+        raise ValueError(f"--experiments {directory}: no sweep files (*.toml) found")
+    return [load_spec(f, quick=quick) for f in files]
+
+
+@dataclass
+class SuiteReport:
+    results: list[SweepResult] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+
+
+def run_suite(
+    out: str | Path,
+    *,
+    quick: bool,
+    directory: Path | None = None,
+    backend: str = "local",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    force: bool = False,
+    connect_timeout: float = 10.0,
+    docs_figures: Path | None = None,
+    progress: bool = True,
+    log: TextIO | None = None,
+) -> SuiteReport:
+    """Run each experiment into ``out/<name>``, draw its figures and, with ``docs_figures``,
+    copy the README's key figures there."""
+    log = log if log is not None else sys.stderr
+    specs = experiment_specs(directory or experiments_dir(), quick=quick)
+    report = SuiteReport()
+    for spec in specs:
+        target = Path(out) / spec.name
+        result = run_sweep(
+            spec,
+            target,
+            backend=backend,
+            workers=workers,
+            scheduler=scheduler,
+            force=force,
+            connect_timeout=connect_timeout,
+            progress=progress,
+        )
+        files = make_figures(target)
+        report.results.append(result)
+        report.files.extend(files)
+        log.write(
+            f"{spec.name}: {result.n_runs} runs ({result.computed_runs} new) in "
+            f"{result.elapsed:.1f} s -> {target}\n"
+        )
+        regimes = target / "regimes.csv"
+        if spec.kind == "phase_diagram" and regimes.exists():
+            counts = pd.read_csv(regimes)["regime"].value_counts()
+            log.write(
+                f"{spec.name}: cells per regime: "
+                + ", ".join(f"{name} {counts.get(name, 0)}" for name in REGIMES)
+                + "\n"
+            )
+        if docs_figures is not None:
+            for kind, stem in DOCS_FIGURES:
+                if spec.kind != kind:
+                    continue
+                docs_figures.mkdir(parents=True, exist_ok=True)
+                for ext in ("png", "svg"):
+                    source = target / "figures" / f"{stem}.{ext}"
+                    dest = docs_figures / f"{stem}.{ext}"
+                    atomic_write_bytes(dest, partial(shutil.copyfile, source))
+                    report.files.append(dest)
+    return report

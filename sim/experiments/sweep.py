@@ -1,0 +1,102 @@
+"""Run a sweep: plan its work units, skip those already stored, run the rest, store each.
+
+Order of checks, so bad input never leaves a half-written result: the sweep file is validated
+and every point's parameters built (:class:`ValueError`); the output directory is checked
+(:class:`~sim.experiments.store.StoreError`); the backend is connected
+(:class:`~sim.experiments.runners.BackendError`); only then is the manifest written.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sim.experiments import runners
+from sim.experiments.progress import Progress
+from sim.experiments.samplers import design, run_seeds
+from sim.experiments.spec import SweepSpec
+from sim.experiments.store import Store
+
+
+class RunFailed(Exception):
+    """A run or a write failed after the sweep started (exit code 1 on the command line)."""
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    directory: Path
+    n_runs: int
+    computed_runs: int
+    elapsed: float
+
+
+def plan(spec: SweepSpec) -> tuple[list[dict[str, Any]], list[runners.WorkUnit]]:
+    """The design and its work units: each point's replicates cut into slices of at most
+    ``replicates_per_unit``, seeds fixed here, before anything is dispatched."""
+    points = design(spec)
+    seeds = run_seeds(spec, len(points))
+    units = []
+    size = spec.replicates_per_unit
+    for point_id, values in enumerate(points):
+        params = spec.params_for(values)
+        for first in range(0, spec.replicates, size):
+            last = min(first + size, spec.replicates)
+            units.append(
+                runners.WorkUnit(
+                    point_id=point_id,
+                    first_replicate=first,
+                    seeds=tuple(int(s) for s in seeds[point_id, first:last]),
+                    params=params,
+                    values=tuple(values.items()),
+                    steps=spec.steps,
+                    record=spec.record,
+                    providers=spec.providers,
+                )
+            )
+    return points, units
+
+
+def run_sweep(
+    spec: SweepSpec,
+    directory: str | Path,
+    *,
+    backend: str = "local",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    force: bool = False,
+    connect_timeout: float = 10.0,
+    progress: bool = True,
+    progress_interval: float = 10.0,
+) -> SweepResult:
+    """Run (or resume) ``spec`` into ``directory``; returns counts and wall time."""
+    started = time.monotonic()
+    runners.check_options(backend, workers, scheduler)
+    points, units = plan(spec)
+    store = Store(directory, spec, force=force)
+    store.open()
+    rows_per_run = spec.recorded_steps
+    finished = store.resume(units, lambda u: u.runs * rows_per_run)
+    todo = [u for u in units if u.chunk_name not in finished]
+    n_runs = len(points) * spec.replicates
+    done_runs = n_runs - sum(u.runs for u in todo)
+    n_workers = workers or runners.default_workers()
+    # nothing left to run: no pool or cluster to start
+    pool_size = min(n_workers, len(todo)) if backend == "local" else n_workers
+    where = runners.backend(backend, pool_size, scheduler, connect_timeout) if todo else None
+    with where or runners.backend("local", 1) as execute:
+        store.begin(n_points=len(points), n_units=len(units), backend=backend, workers=n_workers)
+        bar = Progress(spec.name, n_runs, done_runs, enabled=progress, interval=progress_interval)
+        try:
+            for unit, frame in execute(todo):
+                store.add(unit, frame)
+                bar.update(unit.runs)
+        except Exception as exc:  # a failure while running, not bad input
+            raise RunFailed(f"sweep {spec.name!r} failed: {type(exc).__name__}: {exc}") from exc
+        finally:
+            bar.close()
+            store.close()
+    elapsed = time.monotonic() - started
+    store.finish(elapsed)
+    return SweepResult(Path(directory), n_runs, n_runs - done_runs, elapsed)
