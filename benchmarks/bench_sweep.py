@@ -11,12 +11,17 @@ Rows (medians over repeats):
 * throughput in runs per second (wall clock, since the work happens in worker processes)
   with 1 and 2 local workers on the same sweep, and the ratio
   (target: 2 workers at least 1.8 times 1 worker). This needs two idle cores; on a machine
-  shared with other work the ratio drops, so the row reports the load average beside it.
+  shared with other work the ratio drops, so the row reports the load average beside it;
+* the CPU time (this process and its worker processes, user + system) the 2-worker sweep
+  spends, relative to the 1-worker sweep: what the pool costs beyond the runs themselves
+  (forking, pickling, waiting), which other work on the machine does not inflate the way it
+  inflates wall time. 1.0 means a free pool.
 """
 
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import statistics
 import tempfile
@@ -66,6 +71,15 @@ def _sweep_seconds(spec: SweepSpec, workers: int, clock: Callable[[], float]) ->
         shutil.rmtree(out, ignore_errors=True)
 
 
+def _cpu_seconds() -> float:
+    """User + system CPU time of this process and of its finished (reaped) children."""
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def _overhead_percent(spec: SweepSpec) -> tuple[float, float]:
     """Run ``spec`` in this process with every ``run_batch`` call timed: returns the runner's
     overhead (CPU time of the sweep outside ``run_batch``, as % of the time inside) and the
@@ -107,6 +121,13 @@ def run(quick: bool = False) -> list[Row]:
         _sweep_seconds(scaling_spec, 2, time.perf_counter) for _ in range(repeats)
     )
     speedup = one / two
+    # the pool's workers are joined when the sweep ends, so their CPU time is counted
+    cpu_one = statistics.median(
+        _sweep_seconds(scaling_spec, 1, _cpu_seconds) for _ in range(repeats)
+    )
+    cpu_two = statistics.median(
+        _sweep_seconds(scaling_spec, 2, _cpu_seconds) for _ in range(repeats)
+    )
     load = round(os.getloadavg()[0], 2)
     return [
         _row("CPU seconds per run (5,000 enterprises, 150 months)", per_run, "s"),
@@ -126,6 +147,7 @@ def run(quick: bool = False) -> list[Row]:
             target=">= 1.8",
             ok=bool(speedup >= 1.8),
         ),
+        _row("CPU time, 2 local workers / 1 local worker (all processes)", cpu_two / cpu_one, "x"),
     ]
 
 

@@ -143,6 +143,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.set:
         params = params.replace(**dict(args.set))
     if args.out is not None:
+        if args.out.is_dir():
+            raise UserError(f"--out {args.out}: is a directory; expected a Parquet file name")
         _writable_dir(args.out.parent, "--out")
     frame = run_batch(params, [args.rng], args.steps)
     assert not isinstance(frame, tuple)
@@ -188,15 +190,17 @@ def _figures(args: argparse.Namespace) -> int:
 
 
 def _suite(args: argparse.Namespace) -> int:
-    from sim.experiments.suite import run_suite
+    from sim.experiments.suite import experiment_specs, experiments_dir, run_suite
 
+    # every sweep file is checked before the output directory is created
+    specs = experiment_specs(args.experiments or experiments_dir(), quick=args.quick)
     _writable_dir(args.out, "--out")
     if args.docs_figures is not None:
         _writable_dir(args.docs_figures, "--docs-figures")
     report = run_suite(
         args.out,
         quick=args.quick,
-        directory=args.experiments,
+        specs=specs,
         backend=args.backend,
         workers=args.workers,
         scheduler=args.scheduler,

@@ -64,9 +64,9 @@ def choose_providers(
     n_options = transition.shape[-1]
     u_revise = uniform(rng, (runs, n))
     u_option = uniform(rng, (runs, n))
-    revising = (u_revise < revision_rate) | np.take_along_axis(
-        forced, choice.astype(np.intp), axis=-1
-    )
+    revising = u_revise < revision_rate
+    if (forced & (counts > 0)).any():  # look up who must move only if anyone must
+        revising |= np.take_along_axis(forced, choice.astype(np.intp), axis=-1)
     flat = np.flatnonzero(revising)
     run_of = flat // n
     old = choice.ravel()[flat].astype(np.intp)
@@ -99,7 +99,8 @@ def grow_capability(
     """
     foreign_usage = (usage * ~domestic).sum(-1, keepdims=True)
     rate = np.clip(learning_rate * usage + subsidy + spillover * foreign_usage, 0.0, 1.0)
-    caught_up = quality + rate * (frontier[:, None] - quality)
+    # The clip guards against rounding past the frontier when the rate is 1.
+    caught_up = np.minimum(quality + rate * (frontier[:, None] - quality), frontier[:, None])
     new_frontier = frontier * (1.0 + growth)
     new_quality = np.where(domestic, caught_up, relative_foreign * new_frontier[:, None])
     return new_quality, new_frontier

@@ -4,7 +4,9 @@ and the sweep runner all call :func:`initial_state`, :func:`advance` and :func:`
 One step, data flowing one way (state at ``t`` -> state at ``t + 1``):
 
 1. payoffs at the current state: providers' ALLOW/RESTRICT payoffs at their attainable
-   shares under the current home policy; both governments' objectives of each policy;
+   shares under the current home policy; both governments' objectives of each policy
+   (evaluated only when some actor revises or a learning rule needs them; pure, so when they
+   are computed does not change what they are);
 2. decisions, simultaneously: foreign providers, then the home government, then the rival
    government draw from their rules (fixed order of random draws); each agent revises only
    with its revision probability; fixed strategies override;
@@ -19,6 +21,7 @@ revision ``(N,)``, enterprise option ``(N,)``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -197,7 +200,7 @@ def rival_payoffs(core: Core, state: State, values: Float) -> Float:
 def _revise(
     params: Params,
     rule: str,
-    payoff: Float,
+    payoff: Callable[[], Float],
     current: Strategy,
     memory: Float,
     t: int,
@@ -205,11 +208,20 @@ def _revise(
     rationality: float,
     rng: RandomSource,
 ) -> tuple[Strategy, Float]:
-    """Draw who revises, then apply the rule; learning memory updates every step."""
+    """Draw who revises, then apply the rule; learning memory updates every step.
+
+    ``payoff`` is evaluated only when needed: a memoryless rule with nobody revising in any
+    run draws its uniforms (so every run's stream advances exactly as always) and skips the
+    payoff computation, which is most of a step's fixed cost.
+    """
     revise = rules.uniform(rng, current.shape) < revision_rate
+    if rule in rules.MEMORYLESS and not revise.any():
+        for _ in range(rules.UNIFORM_BLOCKS[rule]):
+            rules.uniform(rng, current.shape)
+        return current.astype(np.int8), memory
     chosen, memory = rules.decide(
         rule,
-        payoff,
+        payoff(),
         current,
         memory,
         t,
@@ -260,10 +272,15 @@ def advance(core: Core, state: State, rngs: RandomSource) -> State:
     p = core.params
     values = values_of(core, relative_quality(state))
 
-    # 1. payoffs at the current state
-    firm = firm_payoffs(core, state, values, state.home_policy)[:, core.foreign_index, :]
-    home = home_payoffs(core, state, values)
-    rival = rival_payoffs(core, state, values)
+    # 1. payoffs at the current state (evaluated lazily by _revise)
+    def firm() -> Float:
+        return firm_payoffs(core, state, values, state.home_policy)[:, core.foreign_index, :]
+
+    def home() -> Float:
+        return home_payoffs(core, state, values)
+
+    def rival() -> Float:
+        return rival_payoffs(core, state, values)
 
     # 2. decisions
     current = state.strategy[:, core.foreign_index]

@@ -147,6 +147,20 @@ def roth_erev(
     return _sample(updated, u), updated
 
 
+UNIFORM_BLOCKS = {
+    "best_response": 1,
+    "logit": 1,
+    "fermi": 2,
+    "fictitious_play": 1,
+    "roth_erev": 1,
+    "fixed": 0,
+}
+"""How many ``(R, n)`` blocks of uniforms each rule draws per call, whatever the payoffs."""
+
+MEMORYLESS = frozenset({"best_response", "logit", "fermi", "fixed"})
+"""Rules whose outcome for an agent that does not revise is never used and that keep no memory."""
+
+
 def initial_memory(rule: str, shape: tuple[int, ...]) -> Float:
     """Learning memory at step 0: zero payoff means for fictitious play, unit propensities
     for Roth-Erev (one payoff unit per action), unused zeros otherwise."""

@@ -3,12 +3,16 @@
 A :class:`WorkUnit` is one point's replicates (or a slice of them) with their seeds already
 fixed; :func:`run_unit` turns it into a tidy frame with :func:`sim.batch.run_batch`, so every
 backend runs the same pure core and the result of a unit does not depend on where it ran.
-Results come back to the calling process, which writes them (a remote Dask worker needs no
-shared file system). At most ``2 * workers`` units are in flight, so memory stays flat.
+Each unit's frame is encoded as a Parquet chunk, with its sha256, where it ran
+(:func:`run_chunk`), so the only work left to the calling process is writing bytes: with a pool
+it no longer competes with the workers for the cores. The bytes come back to the calling
+process, which writes them (a remote Dask worker needs no shared file system). At most
+``2 * workers`` units are in flight, so memory stays flat.
 """
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -19,6 +23,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from sim.batch import run_batch
 from sim.engine import MODEL_COLUMNS, PROVIDER_COLUMNS
@@ -99,6 +105,35 @@ def run_unit(unit: WorkUnit) -> pd.DataFrame:
     return pd.DataFrame(frame)
 
 
+@dataclass(frozen=True)
+class Chunk:
+    """A finished unit as the store writes it: Parquet bytes, their row count and sha256."""
+
+    data: bytes
+    rows: int
+    sha256: str
+
+
+# a backend: runs the units it is given, yielding each with its chunk as it finishes
+Runner = Callable[[list[WorkUnit]], Iterator[tuple[WorkUnit, Chunk]]]
+
+
+def encode_parquet(frame: pd.DataFrame) -> bytes:
+    """``frame`` (no index) as the bytes of a Parquet file."""
+    # straight from the column arrays: pandas' own conversion costs more than the encoding
+    table = pa.table({str(c): frame[c].to_numpy() for c in frame.columns})
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    return bytes(sink.getvalue())
+
+
+def run_chunk(unit: WorkUnit) -> Chunk:
+    """:func:`run_unit`, encoded where it ran (what every backend executes)."""
+    frame = run_unit(unit)
+    data = encode_parquet(frame)
+    return Chunk(data, len(frame), hashlib.sha256(data).hexdigest())
+
+
 def default_workers() -> int:
     """Cores this process may use."""
     try:
@@ -110,10 +145,10 @@ def default_workers() -> int:
 def _bounded(
     submit: Callable[[WorkUnit], Any],
     wait_one: Callable[[set[Any]], tuple[set[Any], set[Any]]],
-    result: Callable[[Any], pd.DataFrame],
+    result: Callable[[Any], Chunk],
     units: Iterable[WorkUnit],
     window: int,
-) -> Iterator[tuple[WorkUnit, pd.DataFrame]]:
+) -> Iterator[tuple[WorkUnit, Chunk]]:
     """Keep at most ``window`` units in flight; yield each as it finishes."""
     pending: dict[Any, WorkUnit] = {}
     todo = iter(units)
@@ -132,13 +167,13 @@ def _bounded(
 
 
 @contextmanager
-def local_backend(workers: int) -> Iterator[Callable[[list[WorkUnit]], Iterator[Any]]]:
+def local_backend(workers: int) -> Iterator[Runner]:
     """Run units in this process (``workers == 1``) or in a pool of ``workers`` processes."""
     if workers == 1:
 
-        def serial(units: list[WorkUnit]) -> Iterator[tuple[WorkUnit, pd.DataFrame]]:
+        def serial(units: list[WorkUnit]) -> Iterator[tuple[WorkUnit, Chunk]]:
             for unit in units:
-                yield unit, run_unit(unit)
+                yield unit, run_chunk(unit)
 
         yield serial
         return
@@ -147,9 +182,9 @@ def local_backend(workers: int) -> Iterator[Callable[[list[WorkUnit]], Iterator[
     pool = futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method))
     try:
 
-        def parallel(units: list[WorkUnit]) -> Iterator[tuple[WorkUnit, pd.DataFrame]]:
+        def parallel(units: list[WorkUnit]) -> Iterator[tuple[WorkUnit, Chunk]]:
             return _bounded(
-                lambda u: pool.submit(run_unit, u),
+                lambda u: pool.submit(run_chunk, u),
                 lambda fs: futures.wait(fs, return_when=futures.FIRST_COMPLETED),
                 lambda f: f.result(),
                 units,
@@ -162,9 +197,7 @@ def local_backend(workers: int) -> Iterator[Callable[[list[WorkUnit]], Iterator[
 
 
 @contextmanager
-def dask_backend(
-    workers: int, scheduler: str | None, timeout: float = 10.0
-) -> Iterator[Callable[[list[WorkUnit]], Iterator[Any]]]:
+def dask_backend(workers: int, scheduler: str | None, timeout: float = 10.0) -> Iterator[Runner]:
     """Run units on a Dask cluster: the scheduler at ``scheduler``, or a ``LocalCluster`` of
     ``workers`` single-threaded worker processes on 127.0.0.1 when none is given."""
     try:
@@ -195,9 +228,9 @@ def dask_backend(
     try:
         window = 2 * max(sum(client.nthreads().values()), 1)
 
-        def distributed_run(units: list[WorkUnit]) -> Iterator[tuple[WorkUnit, pd.DataFrame]]:
+        def distributed_run(units: list[WorkUnit]) -> Iterator[tuple[WorkUnit, Chunk]]:
             return _bounded(
-                lambda u: client.submit(run_unit, u, pure=False),
+                lambda u: client.submit(run_chunk, u, pure=False),
                 lambda fs: wait(fs, return_when="FIRST_COMPLETED"),
                 lambda f: f.result(),
                 units,
@@ -227,7 +260,7 @@ def backend(
     workers: int | None = None,
     scheduler: str | None = None,
     connect_timeout: float = 10.0,
-) -> Iterator[Callable[[list[WorkUnit]], Iterator[Any]]]:
+) -> Iterator[Runner]:
     """The runner for ``name`` (``local`` or ``dask``); ``workers`` defaults to the cores;
     ``connect_timeout`` bounds the wait for a Dask scheduler (seconds)."""
     check_options(name, workers, scheduler)

@@ -37,7 +37,7 @@ import hashlib
 import json
 import math
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -78,6 +78,29 @@ def _did_you_mean(where: str, key: str, valid: list[str]) -> ValueError:
     close = difflib.get_close_matches(key, valid, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     return ValueError(f"{where}unknown key {key!r}{hint}")
+
+
+def _unknown(what: str, key: str, valid: Sequence[str]) -> ValueError:
+    """``<what> 'key'; did you mean ...? (valid: a, b, c)`` for a short list of choices."""
+    close = difflib.get_close_matches(key, list(valid), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return ValueError(f"{what} {key!r}{hint} (valid: {', '.join(valid)})")
+
+
+def _check_sweep_name(name: Any) -> str:
+    """The sweep's name becomes one directory under the results directory, so it must be a
+    single ordinary path component: never empty, ``.`` or ``..``, and free of ``/``, ``\\``
+    and NUL, or ``<out>/<name>`` could climb out of (or replace) the results directory."""
+    if (
+        not isinstance(name, str)
+        or name in ("", ".", "..")
+        or any(c in name for c in ("/", "\\", "\0"))
+    ):
+        raise ValueError(
+            f"name={name!r}: expected a single directory name: not empty, '.' or '..', "
+            "without '/', '\\' or NUL characters"
+        )
+    return name
 
 
 @cache
@@ -133,6 +156,10 @@ class SweepSpec:
     parameters: tuple[Dimension, ...]
     quick: bool = False
     source: str = ""
+
+    def __post_init__(self) -> None:
+        # results go to <out>/<name>, so even a spec built directly must not name a path
+        _check_sweep_name(self.name)
 
     def definition(self) -> dict[str, Any]:
         """The canonical, JSON-ready definition stored in the manifest and compared on resume
@@ -221,9 +248,9 @@ def _check_name(where: str, name: str, base: Params, sampler: str) -> None:
         provider, fieldname = name.split(".", 1)
         names = [p.name for p in base.providers]
         if provider not in names:
-            raise _did_you_mean(f"{where}: provider ", provider, names)
+            raise _unknown(f"{where}: unknown provider", provider, names)
         if fieldname not in _PROVIDER_VARIABLE:
-            raise _did_you_mean(f"{where}: provider field ", fieldname, list(_PROVIDER_VARIABLE))
+            raise _unknown(f"{where}: unknown provider field", fieldname, _PROVIDER_VARIABLE)
         return
     valid = [n for n in field_names() if n != "providers"] + [SCENARIO_DIMENSION]
     if name not in valid:
@@ -340,9 +367,7 @@ def _build(data: dict[str, Any], *, name: str, quick: bool, origin: str) -> Swee
         data = _merge_quick(data, quick_table)
     elif quick_table is not None:
         _merge_quick(data, quick_table)  # validate its keys even when unused
-    name = data.get("name", name)
-    if not isinstance(name, str) or not name or "/" in name:
-        raise ValueError(f"name={name!r}: expected a non-empty name without '/'")
+    name = _check_sweep_name(data.get("name", name))
     if quick:
         name = f"{name}-quick"
     description = data.get("description", "")
@@ -446,6 +471,11 @@ def load_spec(path: str | Path, *, quick: bool = False) -> SweepSpec:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ValueError(f"{path}: cannot read sweep file ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"{path}: cannot read sweep file (not UTF-8: byte 0x{exc.object[exc.start]:02x} "
+            f"at offset {exc.start}); save it as UTF-8"
+        ) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -18,6 +18,7 @@ and it has the expected number of rows.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -36,7 +37,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sim.experiments.runners import WorkUnit
+from sim.experiments.runners import Chunk, WorkUnit, encode_parquet
 from sim.experiments.spec import SweepSpec
 
 MANIFEST = "manifest.json"
@@ -88,9 +89,8 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 def write_parquet(path: Path, frame: pd.DataFrame) -> None:
     """Write ``frame`` (no index) to ``path`` atomically."""
-    # straight from the column arrays: pandas' own conversion costs more than the write
-    table = pa.table({str(c): frame[c].to_numpy() for c in frame.columns})
-    atomic_write_bytes(path, lambda tmp: pq.write_table(table, tmp))
+    data = encode_parquet(frame)
+    atomic_write_bytes(path, lambda tmp: tmp.write_bytes(data))
 
 
 @cache
@@ -166,16 +166,21 @@ class Store:
         self.force = force
         self.manifest: dict[str, Any] = {}
         self._last_flush = 0.0
+        self._replace = False  # holds another definition's results, cleared with force
+        self._discard: list[Path] = []  # chunks found damaged or foreign on resume
 
     def open(self) -> None:
         """Check the directory can hold this sweep; raise :class:`StoreError` when not.
 
-        Writes nothing but a probe file (removed again) unless ``force`` clears an existing
-        sweep with another definition."""
+        Creates and removes nothing but a probe file (removed again): the directories are
+        made, and with ``force`` the results of another definition cleared, by :meth:`begin`,
+        once the backend is up, so a sweep that cannot start leaves nothing behind."""
+        # the nearest existing ancestor is where the first directory would be made
+        nearest = next(p for p in (self.chunk_dir, *self.chunk_dir.parents) if p.exists())
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            self.chunk_dir.mkdir(exist_ok=True)
-            fd, probe = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=self.chunk_dir)
+            if not nearest.is_dir():
+                raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
+            fd, probe = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=nearest)
             os.close(fd)
             os.unlink(probe)
         except OSError as exc:
@@ -192,25 +197,24 @@ class Store:
                     f"--out {self.directory}: holds results of a different sweep definition "
                     f"({existing.get('name')!r}); use another directory or --force to replace them"
                 )
-            for path in self.chunk_dir.glob("*.parquet"):
-                path.unlink()
-            (self.directory / MANIFEST).unlink()
+            self._replace = True
         else:
             self.manifest = existing
 
     def resume(self, units: list[WorkUnit], expected_rows: Callable[[WorkUnit], int]) -> set[str]:
-        """Names of chunks already finished and intact; damaged ones are removed (with a
-        warning) so they are computed again."""
-        for leftover in self.chunk_dir.glob(f"{_TMP_PREFIX}*"):
-            leftover.unlink()
+        """Names of chunks already finished and intact. Damaged or foreign ones are reported
+        (with a warning) and removed by :meth:`begin`, so they are computed again."""
         listed: dict[str, Any] = dict(self.manifest.get("chunks", {}))
+        self.manifest["chunks"] = {}
+        if self._replace or not self.chunk_dir.is_dir():
+            return set()
         wanted = {u.chunk_name: u for u in units}
         done: dict[str, Any] = {}
         for path in sorted(self.chunk_dir.glob("*.parquet")):
             unit = wanted.get(path.name)
             if unit is None:
-                warnings.warn(f"{path}: not part of this sweep; removed", stacklevel=2)
-                path.unlink()
+                warnings.warn(f"{path}: not part of this sweep; removing it", stacklevel=2)
+                self._discard.append(path)
                 continue
             entry = listed.get(path.name)
             checksum = sha256_file(path)
@@ -218,7 +222,7 @@ class Store:
                 warnings.warn(
                     f"{path}: checksum does not match the manifest; recomputing it", stacklevel=2
                 )
-                path.unlink()
+                self._discard.append(path)
                 continue
             try:
                 rows = pq.read_metadata(path).num_rows
@@ -228,7 +232,7 @@ class Store:
                 warnings.warn(
                     f"{path}: unreadable or incomplete chunk; recomputing it", stacklevel=2
                 )
-                path.unlink()
+                self._discard.append(path)
                 continue
             done[path.name] = entry or self._entry(unit, path, rows, checksum)
         self.manifest["chunks"] = done
@@ -245,7 +249,21 @@ class Store:
         }
 
     def begin(self, *, n_points: int, n_units: int, backend: str, workers: int) -> None:
-        """Write the manifest with ``status = "running"``."""
+        """Make the directories, clear what :meth:`open` and :meth:`resume` found stale, and
+        write the manifest with ``status = "running"``."""
+        try:
+            self.chunk_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise StoreError(
+                f"--out {self.directory}: not a writable directory ({reason})"
+            ) from None
+        stale = [*self.chunk_dir.glob(f"{_TMP_PREFIX}*"), *self._discard]
+        if self._replace:
+            stale += [*self.chunk_dir.glob("*.parquet"), self.directory / MANIFEST]
+        for path in stale:
+            path.unlink(missing_ok=True)
+        self._discard = []
         spec = self.spec
         started = _now()
         previous_runs = list(self.manifest.get("invocations", []))
@@ -275,13 +293,12 @@ class Store:
         }
         self._flush()
 
-    def add(self, unit: WorkUnit, frame: pd.DataFrame) -> None:
-        """Write one finished unit as a chunk and record its rows and checksum."""
+    def add(self, unit: WorkUnit, chunk: Chunk) -> None:
+        """Write one finished unit's chunk and record its rows and checksum (computed where
+        the unit ran, over the very bytes written)."""
         path = self.chunk_dir / unit.chunk_name
-        write_parquet(path, frame)
-        self.manifest["chunks"][unit.chunk_name] = self._entry(
-            unit, path, len(frame), sha256_file(path)
-        )
+        atomic_write_bytes(path, lambda tmp: tmp.write_bytes(chunk.data))
+        self.manifest["chunks"][unit.chunk_name] = self._entry(unit, path, chunk.rows, chunk.sha256)
         if time.monotonic() - self._last_flush > 1.0:
             self._flush()
 

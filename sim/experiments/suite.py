@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -38,11 +39,21 @@ def experiments_dir() -> Path:
 
 
 def experiment_specs(directory: Path, *, quick: bool) -> list[SweepSpec]:
-    """Every sweep file in ``directory``, validated (all of them before any runs)."""
+    """Every sweep file in ``directory``, validated (all of them before any runs). Two files
+    with the same sweep name would write into one results directory, so that is refused."""
     files = sorted(directory.glob("*.toml"))
     if not files:
         raise ValueError(f"--experiments {directory}: no sweep files (*.toml) found")
-    return [load_spec(f, quick=quick) for f in files]
+    specs = [load_spec(f, quick=quick) for f in files]
+    first_file: dict[str, Path] = {}
+    for path, spec in zip(files, specs, strict=True):
+        if spec.name in first_file:
+            raise ValueError(
+                f"--experiments {directory}: duplicate sweep name {spec.name!r} in "
+                f"{first_file[spec.name].name} and {path.name}; give each a different name"
+            )
+        first_file[spec.name] = path
+    return specs
 
 
 @dataclass
@@ -56,6 +67,7 @@ def run_suite(
     *,
     quick: bool,
     directory: Path | None = None,
+    specs: Sequence[SweepSpec] | None = None,
     backend: str = "local",
     workers: int | None = None,
     scheduler: str | None = None,
@@ -66,9 +78,11 @@ def run_suite(
     log: TextIO | None = None,
 ) -> SuiteReport:
     """Run each experiment into ``out/<name>``, draw its figures and, with ``docs_figures``,
-    copy the README's key figures there."""
+    copy the README's key figures there. ``specs``: the sweeps of ``directory`` already
+    validated by :func:`experiment_specs` (read from ``directory`` when not given)."""
     log = log if log is not None else sys.stderr
-    specs = experiment_specs(directory or experiments_dir(), quick=quick)
+    if specs is None:
+        specs = experiment_specs(directory or experiments_dir(), quick=quick)
     report = SuiteReport()
     for spec in specs:
         target = Path(out) / spec.name

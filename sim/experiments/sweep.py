@@ -2,8 +2,9 @@
 
 Order of checks, so bad input never leaves a half-written result: the sweep file is validated
 and every point's parameters built (:class:`ValueError`); the output directory is checked
-(:class:`~sim.experiments.store.StoreError`); the backend is connected
-(:class:`~sim.experiments.runners.BackendError`); only then is the manifest written.
+(:class:`~sim.experiments.store.StoreError`) without creating anything; the backend is
+connected (:class:`~sim.experiments.runners.BackendError`); only then are the directories made
+and the manifest written.
 """
 
 from __future__ import annotations
@@ -89,8 +90,8 @@ def run_sweep(
         store.begin(n_points=len(points), n_units=len(units), backend=backend, workers=n_workers)
         bar = Progress(spec.name, n_runs, done_runs, enabled=progress, interval=progress_interval)
         try:
-            for unit, frame in execute(todo):
-                store.add(unit, frame)
+            for unit, chunk in execute(todo):
+                store.add(unit, chunk)
                 bar.update(unit.runs)
         except Exception as exc:  # a failure while running, not bad input
             raise RunFailed(f"sweep {spec.name!r} failed: {type(exc).__name__}: {exc}") from exc

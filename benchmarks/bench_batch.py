@@ -1,0 +1,67 @@
+"""The batched engine (:func:`sim.batch.run_batch`) against sequential Mesa model runs.
+
+Rows (medians over repeats, measured in this process):
+
+* 64 runs of 2,000 enterprises (seed scenario): ``run_batch`` over 64 seeds against 64
+  ``TechCompetitionModel(...).run(steps)`` one after the other, both including construction
+  and recording every step; throughput in enterprise-steps per second and the ratio
+  (target: at least 5);
+* how the batch's cost grows with the number of runs ``R`` (1 to 64) at 2,000 enterprises.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from benchmarks import median_time
+from sim.batch import run_batch
+from sim.model import TechCompetitionModel
+from sim.params import load_scenario
+
+NAME = "batch"
+Row = dict[str, Any]
+
+
+def _row(metric: str, value: float, unit: str, **extra: Any) -> Row:
+    return {"benchmark": NAME, "metric": metric, "value": value, "unit": unit, **extra}
+
+
+def run(quick: bool = False) -> list[Row]:
+    """All rows; ``quick`` runs fewer steps and one repeat."""
+    runs, n = 64, 2_000
+    steps = 50 if quick else 100
+    repeats = 1 if quick else 3
+    params = load_scenario("seed").replace(n_enterprises=n)
+    seeds = list(range(runs))
+
+    def sequential() -> None:
+        for seed in seeds:
+            TechCompetitionModel(params=params, rng=seed).run(steps)
+
+    def batched() -> None:
+        run_batch(params, seeds, steps)
+
+    batched()  # warm-up
+    sequential_s = median_time(sequential, repeats)
+    batched_s = median_time(batched, repeats)
+    work = runs * n * steps
+    ratio = sequential_s / batched_s
+    label = f"R={runs}, N={n:,}, {steps} steps"
+    rows = [
+        _row(f"64 sequential model runs, {label}", work / sequential_s, "enterprise-steps/s"),
+        _row(f"run_batch, {label}", work / batched_s, "enterprise-steps/s"),
+        _row(
+            f"run_batch / sequential throughput, {label}",
+            ratio,
+            "x",
+            target=">= 5",
+            ok=bool(ratio >= 5),
+        ),
+    ]
+    scaling_steps = steps // 2
+    for r in (1, 4, 16, 64):
+        seconds = median_time(lambda r=r: run_batch(params, seeds[:r], scaling_steps), repeats)
+        rows.append(
+            _row(f"run_batch time per step, R={r}, N={n:,}", seconds / scaling_steps * 1e3, "ms")
+        )
+    return rows
