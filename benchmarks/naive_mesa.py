@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from sim import dynamics, engine, payoffs, rules
+from sim import engine, payoffs, rules
 from sim.params import Params, load_scenario
 
 PER_AGENT_RULES = tuple(r for r in rules.RULES if r != "fermi")
@@ -268,16 +268,8 @@ class NaiveModel(mesa.Model):
         self.counts = self._count()
 
         usage = self.counts[None, :-1] / self.params.n_enterprises
-        quality, frontier = dynamics.grow_capability(
-            np.array([self.quality]),
-            np.array([self.frontier]),
-            usage,
-            domestic=self.core.domestic,
-            relative_foreign=self.core.relative_foreign,
-            learning_rate=self.params.learning_rate,
-            subsidy=self.params.rival_subsidy,
-            spillover=self.params.spillover_rate,
-            growth=self.params.frontier_growth,
+        quality, frontier = engine.grow_capability(
+            self.core, np.array([self.quality]), np.array([self.frontier]), usage
         )
         self.quality, self.frontier = quality[0].tolist(), float(frontier[0])
         self.t += 1

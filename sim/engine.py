@@ -123,17 +123,12 @@ def values_of(core: Core, rel_quality: Float) -> Float:
     return payoffs.option_values(rel_quality, core.price, p.price_sensitivity, p.outside_utility)
 
 
-def firm_payoffs(core: Core, state: State, values: Float, home_policy: Strategy) -> Float:
-    """ALLOW/RESTRICT payoffs of every provider at its attainable share, ``(R, J, 2)``."""
+def provider_payoffs(core: Core, share: Float, rel_quality: Float, penalty: Float) -> Float:
+    """:func:`sim.payoffs.provider_payoffs` with this model's provider terms, ``(R, J, 2)``."""
     p = core.params
-    accessible, _ = reachability(core, state.strategy, state.rival_policy)
-    # While the rival government blocks foreign services, allowing earns nothing there.
-    rival_allows = (state.rival_policy == ALLOW)[:, None]
-    share = payoffs.attainable_shares(values, accessible, p.enterprise_rationality) * rival_allows
-    penalty = payoffs.expected_penalty(home_policy, p.home_enforcement, p.home_fine, core.coverage)
     return payoffs.provider_payoffs(
         share,
-        relative_quality(state),
+        rel_quality,
         penalty,
         price=core.price,
         margin=core.margin,
@@ -143,6 +138,35 @@ def firm_payoffs(core: Core, state: State, values: Float, home_policy: Strategy)
         market_value=p.market_value,
         security_weight=p.security_weight,
     )
+
+
+def grow_capability(
+    core: Core, quality: Float, frontier: Float, usage: Float
+) -> tuple[Float, Float]:
+    """:func:`sim.dynamics.grow_capability` with this model's learning parameters."""
+    p = core.params
+    return dynamics.grow_capability(
+        quality,
+        frontier,
+        usage,
+        domestic=core.domestic,
+        relative_foreign=core.relative_foreign,
+        learning_rate=p.learning_rate,
+        subsidy=p.rival_subsidy,
+        spillover=p.spillover_rate,
+        growth=p.frontier_growth,
+    )
+
+
+def firm_payoffs(core: Core, state: State, values: Float, home_policy: Strategy) -> Float:
+    """ALLOW/RESTRICT payoffs of every provider at its attainable share, ``(R, J, 2)``."""
+    p = core.params
+    accessible, _ = reachability(core, state.strategy, state.rival_policy)
+    # While the rival government blocks foreign services, allowing earns nothing there.
+    rival_allows = (state.rival_policy == ALLOW)[:, None]
+    share = payoffs.attainable_shares(values, accessible, p.enterprise_rationality) * rival_allows
+    penalty = payoffs.expected_penalty(home_policy, p.home_enforcement, p.home_fine, core.coverage)
+    return provider_payoffs(core, share, relative_quality(state), penalty)
 
 
 def home_payoffs(core: Core, state: State, values: Float) -> Float:
@@ -341,17 +365,7 @@ def advance(core: Core, state: State, rngs: RandomSource) -> State:
         state.choice, state.counts, transition, forced, p.revision_rate, rngs
     )
     usage = counts[:, :-1] / p.n_enterprises
-    quality, frontier = dynamics.grow_capability(
-        state.quality,
-        state.frontier,
-        usage,
-        domestic=core.domestic,
-        relative_foreign=core.relative_foreign,
-        learning_rate=p.learning_rate,
-        subsidy=p.rival_subsidy,
-        spillover=p.spillover_rate,
-        growth=p.frontier_growth,
-    )
+    quality, frontier = grow_capability(core, state.quality, state.frontier, usage)
     return replace(
         state,
         t=state.t + 1,
@@ -403,18 +417,7 @@ def observe(core: Core, state: State) -> Observation:
     penalty = payoffs.expected_penalty(
         state.home_policy, p.home_enforcement, p.home_fine, core.coverage
     )
-    realized = payoffs.provider_payoffs(
-        paying,
-        rel,
-        penalty,
-        price=core.price,
-        margin=core.margin,
-        dependence=core.dependence,
-        exposure=core.exposure,
-        pressure=core.pressure,
-        market_value=p.market_value,
-        security_weight=p.security_weight,
-    )
+    realized = provider_payoffs(core, paying, rel, penalty)
     payoff = np.where(state.strategy == ALLOW, realized[..., ALLOW], realized[..., RESTRICT])
     foreign_f = core.foreign.astype(float)
     best_domestic = np.where(core.domestic, rel, -np.inf).max(-1)

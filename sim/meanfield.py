@@ -47,7 +47,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from sim import dynamics, engine, payoffs
+from sim import engine, payoffs
 from sim.params import Params
 from sim.rules import choice_probabilities
 
@@ -205,16 +205,8 @@ def step(core: engine.Core, ms: MeanState) -> MeanState:
     shares = access_weight @ (staying + np.einsum("pk,pkj->pj", moving, transition))
 
     # 4. capability at the expected usage
-    quality, frontier = dynamics.grow_capability(
-        ms.quality[None],
-        np.array([ms.frontier]),
-        shares[None, :-1],
-        domestic=core.domestic,
-        relative_foreign=core.relative_foreign,
-        learning_rate=p.learning_rate,
-        subsidy=p.rival_subsidy,
-        spillover=p.spillover_rate,
-        growth=p.frontier_growth,
+    quality, frontier = engine.grow_capability(
+        core, ms.quality[None], np.array([ms.frontier]), shares[None, :-1]
     )
     return MeanState(
         t=ms.t + 1,

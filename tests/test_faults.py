@@ -52,17 +52,19 @@ PYTHON = sys.executable
 KILL_SEED = 20241124
 POLL_SECONDS = 0.005
 
+# Units heavy enough (about 0.2 s each) that a kill after a few chunks lands mid-sweep: with
+# 10 ms units the rest of the sweep could finish inside the random delay before the kill.
 SWEEP_TOML = """\
 name = "faults"
 base = "seed"
 sampler = "grid"
 replicates = 3
 replicates_per_unit = 1
-steps = 40
-record = 10
+steps = 300
+record = 75
 root_seed = 31337
 [fixed]
-n_enterprises = 300
+n_enterprises = 2000
 [parameters]
 market_value = { range = [20, 2000], levels = 8, scale = "log" }
 """

@@ -90,15 +90,18 @@ def _unknown(what: str, key: str, valid: Sequence[str]) -> ValueError:
 def _check_sweep_name(name: Any) -> str:
     """The sweep's name becomes one directory under the results directory, so it must be a
     single ordinary path component: never empty, ``.`` or ``..``, and free of ``/``, ``\\``
-    and NUL, or ``<out>/<name>`` could climb out of (or replace) the results directory."""
+    and control characters (NUL among them), or ``<out>/<name>`` could climb out of (or
+    replace) the results directory."""
     if (
         not isinstance(name, str)
         or name in ("", ".", "..")
-        or any(c in name for c in ("/", "\\", "\0"))
+        or "/" in name
+        or "\\" in name
+        or not name.isprintable()
     ):
         raise ValueError(
             f"name={name!r}: expected a single directory name: not empty, '.' or '..', "
-            "without '/', '\\' or NUL characters"
+            "without '/', '\\' or control characters"
         )
     return name
 

@@ -175,14 +175,19 @@ class Store:
         Creates and removes nothing but a probe file (removed again): the directories are
         made, and with ``force`` the results of another definition cleared, by :meth:`begin`,
         once the backend is up, so a sweep that cannot start leaves nothing behind."""
-        # the nearest existing ancestor is where the first directory would be made
-        nearest = next(p for p in (self.chunk_dir, *self.chunk_dir.parents) if p.exists())
+        # chunks and the manifest are written in two directories; where one does not exist
+        # yet, its nearest existing ancestor is where it would be made
+        nearest = {
+            next(p for p in (target, *target.parents) if p.exists())
+            for target in (self.chunk_dir, self.directory)
+        }
         try:
-            if not nearest.is_dir():
-                raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
-            fd, probe = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=nearest)
-            os.close(fd)
-            os.unlink(probe)
+            for where in sorted(nearest):
+                if not where.is_dir():
+                    raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
+                fd, probe = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=where)
+                os.close(fd)
+                os.unlink(probe)
         except OSError as exc:
             reason = exc.strerror or type(exc).__name__
             raise StoreError(
