@@ -220,7 +220,7 @@ def _collector_rows(n: int, repeats: int) -> list[Row]:
 
     def observed() -> None:
         bare()
-        model.observation = engine.observe(model.core, model.state)
+        model._observe()
 
     variants = {"bare": bare, "observed": observed, "full": model.step}
     times: dict[str, list[float]] = {name: [] for name in variants}

@@ -41,10 +41,10 @@ class FirmAgent(mesa.Agent):
 
     @property
     def strategy(self) -> str:
-        return POLICY_NAMES[int(self.model.state.strategy[0, self.index])]
+        return POLICY_NAMES[self.model.provider_values["strategy"][self.index]]
 
     def _provider_value(self, column: str) -> float:
-        return float(self.model.observation.provider[column][0, self.index])
+        return float(self.model.provider_values[column][self.index])
 
     @property
     def revenue(self) -> float:

@@ -53,7 +53,7 @@ class TechCompetitionModel(mesa.Model):
         # one run: the model's own generator, drawn from directly (no per-run stacking)
         self._rngs = self.rng
         self.state = engine.initial_state(self.core, self._rngs, runs=1)
-        self.observation = engine.observe(self.core, self.state)
+        self._observe()
 
         self.firms = [FirmAgent(self, j) for j in range(self.params.n_providers)]
         self.home_government = GovernmentAgent(self, "home")
@@ -77,8 +77,16 @@ class TechCompetitionModel(mesa.Model):
     def step(self) -> None:
         """Advance one month: payoffs, decisions, enterprise choice, capability growth."""
         self.state = engine.advance(self.core, self.state, self._rngs)
-        self.observation = engine.observe(self.core, self.state)
+        self._observe()
         self.datacollector.collect(self)
+
+    def _observe(self) -> None:
+        """Reduce the new state to outputs; per-provider values also as Python lists, so that
+        the agents' properties (and the DataCollector reading them) index plain lists."""
+        self.observation = engine.observe(self.core, self.state)
+        self.provider_values = {
+            column: values[0].tolist() for column, values in self.observation.provider.items()
+        }
 
     def run(self, steps: int) -> pd.DataFrame:
         """Advance ``steps`` steps and return the model-level frame (one row per step, step 0
