@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from sim.rules import RandomSource, uniform
+from sim.rules import RandomSource, inverse_cdf, uniform
 
 Float = NDArray[np.float64]
 Bool = NDArray[np.bool_]
@@ -37,13 +37,18 @@ def option_counts(choice: Choices, n_options: int) -> Counts:
     return np.bincount(flat, minlength=runs * n_options).reshape(runs, n_options)
 
 
+def _cdf(probabilities: Float) -> Float:
+    """Cumulative sums along the last axis, the last set to exactly 1 (rows sum to one up to
+    rounding; a uniform can never fall past the last option)."""
+    cdf = np.cumsum(probabilities, axis=-1)
+    cdf[..., -1] = 1.0
+    return cdf
+
+
 def initial_choices(probabilities: Float, n_enterprises: int, rng: RandomSource) -> Choices:
     """Step-0 adoption: every enterprise draws from ``probabilities`` ``(R, K)``."""
     u = uniform(rng, (probabilities.shape[0], n_enterprises))
-    cdf = np.cumsum(probabilities, axis=-1)
-    cdf[..., -1] = 1.0
-    index = (u[..., None] >= cdf[:, None, :]).sum(-1)
-    return np.minimum(index, probabilities.shape[-1] - 1).astype(np.int16)
+    return inverse_cdf(_cdf(probabilities)[:, None, :], u).astype(np.int16)
 
 
 def choose_providers(
@@ -70,10 +75,8 @@ def choose_providers(
     flat = np.flatnonzero(revising)
     run_of = flat // n
     old = choice.ravel()[flat].astype(np.intp)
-    cdf = np.cumsum(transition, axis=-1)
-    cdf[..., -1] = 1.0
-    rows = cdf[run_of, old]  # (M, K)
-    new = np.minimum((u_option.ravel()[flat][:, None] >= rows).sum(-1), n_options - 1)
+    rows = _cdf(transition)[run_of, old]  # (M, K)
+    new = inverse_cdf(rows, u_option.ravel()[flat])
     updated = choice.copy()
     updated.reshape(-1)[flat] = new
     delta = np.bincount(run_of * n_options + new, minlength=runs * n_options)

@@ -292,7 +292,8 @@ def initial_state(core: Core, rngs: RandomSource, runs: int) -> State:
 
 
 def advance(core: Core, state: State, rngs: RandomSource) -> State:
-    """One step for all runs; ``rngs`` holds one generator per run."""
+    """One step for all runs; ``rngs`` is one generator per run (or one ``Generator`` for a
+    single run)."""
     p = core.params
     values = values_of(core, relative_quality(state))
 

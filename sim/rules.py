@@ -49,12 +49,18 @@ def uniform(rng: RandomSource, shape: tuple[int, ...]) -> Float:
     return np.stack([g.random(shape[1:]) for g in rng]) if shape[0] else np.zeros(shape)
 
 
+def inverse_cdf(cdf: Float, u: Float) -> NDArray[np.intp]:
+    """Index of the first entry of ``cdf`` ``(..., K)`` above ``u`` ``(...)``: a draw from the
+    distribution whose cumulative sums ``cdf`` holds (clipped to ``K - 1`` against rounding).
+    Every sampler in the project (rules, enterprise choice) draws through this function."""
+    index = (u[..., None] >= cdf).sum(axis=-1)
+    return np.minimum(index, cdf.shape[-1] - 1)
+
+
 def _sample(weights: Float, u: Float) -> Actions:
     """Inverse-CDF draw from non-negative ``weights`` ``(..., A)`` with uniforms ``u`` ``(...)``."""
     cdf = np.cumsum(weights, axis=-1)
-    threshold = u * cdf[..., -1]
-    index = (threshold[..., None] >= cdf).sum(axis=-1)
-    return np.minimum(index, weights.shape[-1] - 1).astype(np.int8)
+    return inverse_cdf(cdf, u * cdf[..., -1]).astype(np.int8)
 
 
 def _best_response_weights(payoffs: Float) -> Float:
