@@ -5,8 +5,8 @@ Each ``benchmarks/bench_*.py`` module exposes ``run(quick=False) -> list[dict]``
 ``target`` (text such as ``">= 100"``) and ``ok``. :mod:`benchmarks.__main__` discovers the
 modules, prints one table and writes ``results/bench/<module>.json``.
 
-Shared here: the 20-provider parameter set the scaling benchmarks use, a timing helper that
-reports medians over repeats, and the machine's description.
+Shared here: the row builders, the 20-provider parameter set the scaling benchmarks use, a
+timing helper that reports medians over repeats, and the machine's description.
 """
 
 from __future__ import annotations
@@ -22,6 +22,20 @@ from typing import Any
 import numpy as np
 
 from sim.params import Params, Provider, load_scenario
+
+Row = dict[str, Any]
+
+
+def row(benchmark: str, metric: str, value: float, unit: str, **extra: Any) -> Row:
+    """One table row of module ``benchmark``."""
+    return {"benchmark": benchmark, "metric": metric, "value": value, "unit": unit, **extra}
+
+
+def checked(
+    benchmark: str, metric: str, value: float, unit: str, target: str, ok: bool, **extra: Any
+) -> Row:
+    """A row checked against ``target`` (text such as ``">= 100"``); ``ok`` says whether met."""
+    return row(benchmark, metric, value, unit, target=target, ok=bool(ok), **extra)
 
 
 def twenty_providers(n_enterprises: int, *, foreign: int = 6, domestic: int = 14) -> Params:

@@ -19,6 +19,7 @@ far (runs done = chunks x replicates per chunk). Rows:
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -29,6 +30,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from benchmarks import Row, checked, row
 
 NAME = "load"
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,11 +58,9 @@ market_value = {{ range = [10, 2000], scale = "log" }}
 home_fine = {{ range = [0, 500] }}
 """
 
-Row = dict[str, Any]
 
-
-def _row(metric: str, value: float, unit: str, **extra: Any) -> Row:
-    return {"benchmark": NAME, "metric": metric, "value": value, "unit": unit, **extra}
+_row = functools.partial(row, NAME)
+_checked = functools.partial(checked, NAME)
 
 
 def rss_mib(pid: int) -> float | None:
@@ -137,33 +138,32 @@ def run(quick: bool = False) -> list[Row]:
     slope = float(np.polyfit(tail[:, 0], tail[:, 1], 1)[0] * 1000) if len(tail) > 2 else 0.0
     load = os.getloadavg()[0]
     return [
-        _row(
-            "runs stored", result["runs"], "runs", target=f"== {total}", ok=result["runs"] == total
+        _checked(
+            "runs stored",
+            result["runs"],
+            "runs",
+            f"== {total}",
+            result["runs"] == total,
         ),
         _row("wall time", round(result["wall"], 2), "s", workers=2, load_average=round(load, 2)),
         _row("throughput", round(result["runs"] / result["wall"], 1), "runs/s"),
         _row("sweep RSS at 10% of runs", round(rss10, 1), "MiB"),
         _row("sweep RSS at 50% of runs", round(rss50, 1), "MiB"),
         _row("sweep RSS at 100% of runs", round(rss100, 1), "MiB"),
-        _row(
+        _checked(
             "sweep RSS growth 10% -> 100%",
             round(growth, 2),
             "%",
-            target=f"< {GROWTH_TARGET_PERCENT}",
-            ok=growth < GROWTH_TARGET_PERCENT,
+            f"< {GROWTH_TARGET_PERCENT}",
+            growth < GROWTH_TARGET_PERCENT,
         ),
-        _row(
+        _checked(
             "sweep RSS slope from 10%",
             round(slope, 3),
             "MiB/1000 runs",
-            target=f"< {SLOPE_TARGET_MIB}",
-            ok=slope < SLOPE_TARGET_MIB,
+            f"< {SLOPE_TARGET_MIB}",
+            slope < SLOPE_TARGET_MIB,
         ),
         _row("largest worker RSS", round(result["worker_peak"], 1), "MiB"),
         _row("memory samples", len(samples), "samples", every_seconds=SAMPLE_SECONDS),
     ]
-
-
-if __name__ == "__main__":
-    for row in run(quick="--quick" in sys.argv[1:]):
-        print(row)

@@ -22,6 +22,7 @@ Rows (medians over repeats, all measured in this one process unless said otherwi
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
@@ -31,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks import median_time, twenty_providers
+from benchmarks import Row, checked, median_time, row, twenty_providers
 from benchmarks.naive_mesa import NaiveModel
 from sim import engine
 from sim.model import TechCompetitionModel
@@ -39,15 +40,10 @@ from sim.params import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 NAME = "model"
-Row = dict[str, Any]
 
 
-def _row(metric: str, value: float, unit: str, **extra: Any) -> Row:
-    return {"benchmark": NAME, "metric": metric, "value": value, "unit": unit, **extra}
-
-
-def _checked(metric: str, value: float, unit: str, target: str, ok: bool, **extra: Any) -> Row:
-    return _row(metric, value, unit, target=target, ok=bool(ok), **extra)
+_row = functools.partial(row, NAME)
+_checked = functools.partial(checked, NAME)
 
 
 def step_time(model: Any, steps: int, repeats: int) -> float:

@@ -21,6 +21,7 @@ Rows (medians over repeats):
 
 from __future__ import annotations
 
+import functools
 import os
 import resource
 import shutil
@@ -31,16 +32,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from benchmarks import Row, checked, row
 from sim.batch import run_batch
 from sim.experiments import plan, run_sweep, runners
 from sim.experiments.spec import SweepSpec, spec_from_mapping
 
 NAME = "sweep"
-Row = dict[str, Any]
 
 
-def _row(metric: str, value: float, unit: str, **extra: Any) -> Row:
-    return {"benchmark": NAME, "metric": metric, "value": value, "unit": unit, **extra}
+_row = functools.partial(row, NAME)
+_checked = functools.partial(checked, NAME)
 
 
 def _spec(points: int, replicates: int, steps: int, enterprises: int) -> SweepSpec:
@@ -144,26 +145,21 @@ def run(quick: bool = False) -> list[Row]:
     load = round(os.getloadavg()[0], 2)
     return [
         _row(f"CPU seconds per run (5,000 enterprises, {OVERHEAD_STEPS} months)", per_run, "s"),
-        _row(
+        _checked(
             f"runner overhead, {points} single-run units, 1 worker",
             overhead,
             "%",
-            target="< 5",
-            ok=bool(overhead < 5.0),
+            "< 5",
+            bool(overhead < 5.0),
         ),
         _row(f"throughput, 1 local worker ({n_runs} runs)", n_runs / one, "runs/s"),
         _row(f"throughput, 2 local workers ({n_runs} runs)", n_runs / two, "runs/s"),
-        _row(
+        _checked(
             f"2-worker / 1-worker throughput (load average {load})",
             speedup,
             "x",
-            target=">= 1.8",
-            ok=bool(speedup >= 1.8),
+            ">= 1.8",
+            bool(speedup >= 1.8),
         ),
         _row("CPU time, 2 local workers / 1 local worker (all processes)", cpu_two / cpu_one, "x"),
     ]
-
-
-if __name__ == "__main__":
-    for row in run():
-        print(row)

@@ -9,9 +9,7 @@ stderr; 1 a failure while running; 130 interrupted. Results of a stopped sweep s
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 import tomllib
 import warnings
 from collections.abc import Sequence
@@ -41,17 +39,6 @@ def _one_line_warning(
     line: str | None = None,
 ) -> None:
     print(f"warning: {message}", file=sys.stderr)
-
-
-def _writable_dir(directory: Path, option: str) -> None:
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise UserError(f"{option} {directory}: not a writable directory ({reason})") from None
 
 
 def _workers(text: str) -> int:
@@ -132,7 +119,7 @@ def _scenarios() -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from sim.batch import run_batch
-    from sim.experiments.store import write_parquet
+    from sim.experiments.store import check_writable, write_parquet
     from sim.params import Params, load_scenario
 
     if args.steps < 0:
@@ -145,7 +132,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.out is not None:
         if args.out.is_dir():
             raise UserError(f"--out {args.out}: is a directory; expected a Parquet file name")
-        _writable_dir(args.out.parent, "--out")
+        check_writable(args.out.parent, "--out")
     frame = run_batch(params, [args.rng], args.steps)
     assert not isinstance(frame, tuple)
     frame = frame.drop(columns="run")
@@ -153,6 +140,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.out is None:
         print(frame.to_string(index=False))
     else:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
         write_parquet(args.out, frame)
         print(f"{len(frame)} rows -> {args.out}", file=sys.stderr)
     return 0
@@ -190,13 +178,14 @@ def _figures(args: argparse.Namespace) -> int:
 
 
 def _suite(args: argparse.Namespace) -> int:
+    from sim.experiments.store import check_writable
     from sim.experiments.suite import experiment_specs, experiments_dir, run_suite
 
     # every sweep file is checked before the output directory is created
     specs = experiment_specs(args.experiments or experiments_dir(), quick=args.quick)
-    _writable_dir(args.out, "--out")
+    check_writable(args.out, "--out")
     if args.docs_figures is not None:
-        _writable_dir(args.docs_figures, "--docs-figures")
+        check_writable(args.docs_figures, "--docs-figures")
     report = run_suite(
         args.out,
         quick=args.quick,

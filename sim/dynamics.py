@@ -19,6 +19,8 @@ quality never decreases and never passes the frontier.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -30,8 +32,8 @@ Choices = NDArray[np.int16]
 Counts = NDArray[np.int64]
 
 
-def option_counts(choice: Choices, n_options: int) -> Counts:
-    """Enterprises on each option, ``(R, N) -> (R, K)``."""
+def option_counts(choice: NDArray[np.integer[Any]], n_options: int) -> Counts:
+    """How many of the ``N`` agents of each run hold each option, ``(R, N) -> (R, K)``."""
     runs = choice.shape[0]
     flat = (np.arange(runs)[:, None] * n_options + choice).ravel()
     return np.bincount(flat, minlength=runs * n_options).reshape(runs, n_options)

@@ -257,34 +257,49 @@ def _revise(
     return np.where(revise, chosen, current).astype(np.int8), memory
 
 
-def initial_state(core: Core, rngs: RandomSource, runs: int) -> State:
-    """State at step 0 for ``runs`` runs: qualities and strategies from the parameters,
-    enterprises adopting from the long-run logit shares (one uniform each)."""
+@dataclass(frozen=True)
+class InitialProfile:
+    """What every run starts from: qualities ``(J,)``, strategies ``(J,)``, both policies and
+    the long-run logit shares ``(K,)`` that step-0 adoption draws from."""
+
+    quality: Float
+    strategy: Strategy
+    home_policy: int
+    rival_policy: int
+    shares: Float
+
+
+def initial_profile(core: Core) -> InitialProfile:
+    """Step 0 from the parameters (fixed strategies override the initial ones)."""
     p = core.params
-    frontier = np.ones(runs)
-    base_quality = np.array([pr.quality for pr in p.providers])
-    quality = np.tile(base_quality, (runs, 1))
     code = {"allow": ALLOW, "restrict": RESTRICT}
+    quality = np.array([pr.quality for pr in p.providers])
     strategy = np.array([code[pr.initial_strategy] for pr in p.providers], dtype=np.int8)
     strategy = np.where(core.fixed >= 0, core.fixed, strategy).astype(np.int8)
-    strategy = np.tile(strategy, (runs, 1))
-    home = np.full(runs, code[p.home_policy], np.int8)
-    rival = np.full(runs, code[p.rival_policy], np.int8)
-    values = values_of(core, quality / frontier[:, None])
-    accessible, _ = reachability(core, strategy, rival)
-    shares = payoffs.logit_shares(values, accessible, p.enterprise_rationality)
-    choice = dynamics.initial_choices(shares, p.n_enterprises, rngs)
-    k = len(p.providers) + 1
+    rival = code[p.rival_policy]
+    accessible, _ = reachability(core, strategy[None], np.array([rival], np.int8))
+    shares = payoffs.logit_shares(
+        values_of(core, quality[None]), accessible, p.enterprise_rationality
+    )[0]
+    return InitialProfile(quality, strategy, code[p.home_policy], rival, shares)
+
+
+def initial_state(core: Core, rngs: RandomSource, runs: int) -> State:
+    """State at step 0 for ``runs`` runs: :func:`initial_profile` in every run, enterprises
+    adopting from its long-run logit shares (one uniform each)."""
+    p = core.params
+    start = initial_profile(core)
+    choice = dynamics.initial_choices(np.tile(start.shares, (runs, 1)), p.n_enterprises, rngs)
     n_foreign = int(core.foreign.sum())
     return State(
         t=0,
-        frontier=frontier,
-        quality=quality,
-        strategy=strategy,
-        home_policy=home,
-        rival_policy=rival,
+        frontier=np.ones(runs),
+        quality=np.tile(start.quality, (runs, 1)),
+        strategy=np.tile(start.strategy, (runs, 1)),
+        home_policy=np.full(runs, start.home_policy, np.int8),
+        rival_policy=np.full(runs, start.rival_policy, np.int8),
         choice=choice,
-        counts=dynamics.option_counts(choice, k),
+        counts=dynamics.option_counts(choice, len(p.providers) + 1),
         firm_memory=rules.initial_memory(p.firm_rule, (runs, n_foreign, 2)),
         home_memory=rules.initial_memory(p.home_rule, (runs, 1, 2)),
         rival_memory=rules.initial_memory(p.rival_rule, (runs, 1, 2)),

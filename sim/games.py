@@ -54,11 +54,12 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from sim import rules
+from sim.dynamics import option_counts
 
 Float = NDArray[np.float64]
 Actions = NDArray[np.int8]
 
-GAME_RULES = ("fermi", "logit", "best_response", "fictitious_play", "roth_erev")
+GAME_RULES = tuple(r for r in rules.RULES if r != "fixed")
 
 
 @dataclass(frozen=True)
@@ -122,19 +123,13 @@ def _payoff_block(
         x = x[np.arange(x.shape[0]), who][:, None]
     if game.B is None:
         size = actions[0].shape[1]
-        counts = _counts(actions[0], own.shape[0]).astype(float)  # (R, S)
+        counts = option_counts(actions[0], own.shape[0]).astype(float)  # (R, S)
         against_all = counts @ own.T  # (R, S): sum_j A[a, j] n_j
         return np.asarray((against_all[:, None, :] - own.T[x]) / (size - 1))
     other = actions[1 - pop]
-    mix = _counts(other, own.shape[1]) / other.shape[1]  # (R, S_other)
+    mix = option_counts(other, own.shape[1]) / other.shape[1]  # (R, S_other)
     block = mix @ own.T  # (R, S_own)
     return np.broadcast_to(block[:, None, :], (*x.shape, own.shape[0])).copy()
-
-
-def _counts(actions: Actions, n_strategies: int) -> NDArray[np.int64]:
-    runs = actions.shape[0]
-    flat = (np.arange(runs)[:, None] * n_strategies + actions).ravel()
-    return np.bincount(flat, minlength=runs * n_strategies).reshape(runs, n_strategies)
 
 
 @dataclass
@@ -222,7 +217,6 @@ def _step(
         proposals.append(new)
     # simultaneous across populations: every payoff above is at the state before this step
     for p, focal, new in zip(pops, focals, proposals, strict=True):
-        p.actions = p.actions.copy()
         p.actions[np.arange(len(focal)), focal] = new
 
 
@@ -306,7 +300,7 @@ def simulate(
     def keep(t: int) -> None:
         if t in wanted:
             for i, p in enumerate(pops):
-                out[i].append(_counts(p.actions, game.n_strategies[i]))
+                out[i].append(option_counts(p.actions, game.n_strategies[i]))
 
     keep(0)
     for t in range(steps):

@@ -126,38 +126,41 @@ def _revised(
 
 
 def initial_mean_state(params: Params) -> MeanState:
-    """Step 0: the engine's initial strategies and the adoption probabilities it draws from."""
+    """Step 0: the engine's initial profile and the adoption probabilities it draws from."""
     _check_rules(params)
     core = engine.Core.from_params(params)
-    code = {"allow": engine.ALLOW, "restrict": engine.RESTRICT}
-    strategy = np.array([code[p.initial_strategy] for p in params.providers], np.int8)
-    strategy = np.where(core.fixed >= 0, core.fixed, strategy).astype(np.int8)[None]
-    quality = np.array([p.quality for p in params.providers])
-    rival = np.array([code[params.rival_policy]], np.int8)
-    values = engine.values_of(core, quality[None])
-    accessible, _ = engine.reachability(core, strategy, rival)
-    shares = payoffs.logit_shares(values, accessible, params.enterprise_rationality)[0]
+    start = engine.initial_profile(core)
     return MeanState(
         t=0,
-        shares=shares,
-        allow=(strategy[0, core.foreign_index] == engine.ALLOW).astype(float),
-        home_restricts=float(code[params.home_policy]),
-        rival_restricts=float(rival[0]),
-        quality=quality,
+        shares=start.shares,
+        allow=(start.strategy[core.foreign_index] == engine.ALLOW).astype(float),
+        home_restricts=float(start.home_policy),
+        rival_restricts=float(start.rival_policy),
+        quality=start.quality,
         frontier=1.0,
     )
+
+
+def _weighted_profiles(
+    core: engine.Core, ms: MeanState
+) -> tuple[Float, NDArray[np.int8], engine.State]:
+    """Every strategy/policy profile, its probability under independence and the engine state
+    it describes (one profile per run)."""
+    n_f = len(core.foreign_index)
+    profile = _profiles(n_f, 2)
+    weight = _weights(
+        profile, np.concatenate([1.0 - ms.allow, [ms.home_restricts, ms.rival_restricts]])
+    )
+    state = _profile_state(core, ms, profile[:, :n_f], profile[:, n_f], profile[:, n_f + 1])
+    return weight, profile, state
 
 
 def step(core: engine.Core, ms: MeanState) -> MeanState:
     """One step of the expected-value map (module docstring, items 1 to 4)."""
     p = core.params
     n_f = len(core.foreign_index)
-    profile = _profiles(n_f, 2)
-    weight = _weights(
-        profile, np.concatenate([1.0 - ms.allow, [ms.home_restricts, ms.rival_restricts]])
-    )
+    weight, profile, state = _weighted_profiles(core, ms)
     foreign_now, home_now, rival_now = profile[:, :n_f], profile[:, n_f], profile[:, n_f + 1]
-    state = _profile_state(core, ms, foreign_now, home_now, rival_now)
     values = engine.values_of(core, engine.relative_quality(state))
 
     # 1-2. payoffs of every profile and the expected revision of every decision maker
@@ -221,12 +224,7 @@ def step(core: engine.Core, ms: MeanState) -> MeanState:
 
 def observe(core: engine.Core, ms: MeanState) -> dict[str, float]:
     """Expected :data:`sim.engine.MODEL_COLUMNS` of a mean state (profile-weighted)."""
-    n_f = len(core.foreign_index)
-    profile = _profiles(n_f, 2)
-    weight = _weights(
-        profile, np.concatenate([1.0 - ms.allow, [ms.home_restricts, ms.rival_restricts]])
-    )
-    state = _profile_state(core, ms, profile[:, :n_f], profile[:, n_f], profile[:, n_f + 1])
+    weight, _, state = _weighted_profiles(core, ms)
     obs = engine.observe(core, state)
     return {c: float(weight @ obs.model[c]) for c in engine.MODEL_COLUMNS}
 

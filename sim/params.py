@@ -94,11 +94,18 @@ def _validate_fields(obj: Any, owner: str) -> None:
         object.__setattr__(obj, f.name, value)
 
 
-def _unknown_key_error(owner: str, key: str, valid: Iterable[str]) -> ValueError:
-    valid = sorted(valid)
-    close = difflib.get_close_matches(key, valid, n=1)
+def unknown_choice(what: str, key: str, valid: Iterable[str]) -> ValueError:
+    """``<what> 'key'; did you mean 'x'? (valid: a, b, ...)``: the error for a name that is not
+    one of ``valid`` (listed in the order given), with the closest valid name when one is
+    close (:func:`difflib.get_close_matches`)."""
+    choices = list(valid)
+    close = difflib.get_close_matches(key, choices, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
-    return ValueError(f"{owner}unknown key {key!r}{hint} (valid: {', '.join(valid)})")
+    return ValueError(f"{what} {key!r}{hint} (valid: {', '.join(choices)})")
+
+
+def _unknown_key_error(owner: str, key: str, valid: Iterable[str]) -> ValueError:
+    return unknown_choice(f"{owner}unknown key", key, sorted(valid))
 
 
 @dataclass(frozen=True)
@@ -640,10 +647,7 @@ def load_scenario(name: str) -> Params:
         raise ValueError(f"scenario={name!r}: expected a scenario name")
     entry = resources.files(_SCENARIO_PACKAGE).joinpath(f"{name}.toml")
     if not entry.is_file():
-        names = sorted(list_scenarios())
-        close = difflib.get_close_matches(name, names, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"scenario={name!r}: unknown{hint} (valid: {', '.join(names)})")
+        raise unknown_choice(f"scenario={name!r}: unknown scenario", name, sorted(list_scenarios()))
     if name in _LOADING:
         raise ValueError(f"scenario={name!r}: 'base' chain refers back to itself")
     _LOADING.add(name)

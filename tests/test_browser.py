@@ -7,9 +7,11 @@ skipped with the reason, never as passed. The screenshot lands in ``test-artifac
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import sync_playwright
 
 from sim.viz.server import CHROMIUM, CHROMIUM_ARGS, chromium_executable, running_server
 
@@ -26,7 +28,6 @@ def chromium_path() -> str:
         pytest.skip(
             f"no browser: {CHROMIUM} missing (`make test` installs Debian's chromium as root)"
         )
-    pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
     return path
 
 
@@ -39,7 +40,6 @@ def server_url(chromium_path):
 
 @pytest.fixture(scope="module")
 def browser(chromium_path):
-    from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
@@ -74,6 +74,14 @@ class PageProblems:
         )
 
 
+EXTERNAL = re.compile(r"^(?!(https?|wss?)://(127\.0\.0\.1|localhost)[:/])[a-z]+://")
+
+
+def _refuse(route, problems: PageProblems) -> None:
+    problems.failed_requests.append(f"external request: {route.request.url}")
+    route.abort()
+
+
 @pytest.fixture
 def page(browser, server_url):
     """A fresh browser tab (fresh Solara session) with the page loaded at step 0."""
@@ -81,6 +89,9 @@ def page(browser, server_url):
     tab = context.new_page()
     tab.set_default_timeout(UI_TIMEOUT_MS)
     tab.problems = PageProblems(tab)
+    # Offline means offline even on a machine with internet: any request leaving loopback is
+    # refused and recorded, so a page that needs a CDN fails here rather than passing.
+    context.route(EXTERNAL, lambda route: _refuse(route, tab.problems))
     tab.goto(server_url)
     tab.get_by_text("Step: 0", exact=True).wait_for()
     tab.locator(".solara-echarts canvas").first.wait_for()
@@ -98,6 +109,31 @@ def _chart_images(page) -> list[bytes]:
     return [charts.nth(i).screenshot(animations="disabled") for i in range(charts.count())]
 
 
+def _settled_images(page, limit_ms: int = 10_000) -> list[bytes]:
+    """Chart screenshots once two taken 200 ms apart agree (first paint finished)."""
+    previous, waited = _chart_images(page), 0
+    while True:
+        page.wait_for_timeout(200)
+        waited += 200
+        current = _chart_images(page)
+        if current == previous or waited >= limit_ms:
+            return current
+        previous = current
+
+
+def _wait_until_all_changed(page, before: list[bytes], limit_ms: int = 10_000) -> list[bool]:
+    """Which charts differ from ``before``, polled until all do or ``limit_ms`` passes (charts
+    repaint a little after the new options arrive; a busy machine needs longer)."""
+    waited = 0
+    while True:
+        after = _chart_images(page)
+        changed = [old != new for old, new in zip(before, after, strict=True)]
+        if all(changed) or waited >= limit_ms:
+            return changed
+        page.wait_for_timeout(100)
+        waited += 100
+
+
 def test_page_loads_offline_without_errors(page):
     for text in ("Reset", "Step", "Model Parameters", "Home enforcement probability", "Providers"):
         assert page.get_by_text(text, exact=True).first.is_visible(), text
@@ -109,15 +145,12 @@ def test_page_loads_offline_without_errors(page):
 
 
 def test_step_advances_counter_and_changes_plots(page):
-    page.wait_for_timeout(300)  # first paint of every chart
-    before = _chart_images(page)
+    before = _settled_images(page)  # every chart painted and still, or "changed" means little
     step = page.get_by_role("button", name="Step")
     for n in (1, 2, 3):
         step.click()
         page.get_by_text(f"Step: {n}", exact=True).wait_for()
-    page.wait_for_timeout(300)  # the charts repaint after the new options arrive
-    after = _chart_images(page)
-    changed = [old != new for old, new in zip(before, after, strict=True)]
+    changed = _wait_until_all_changed(page, before)
     assert all(changed), changed
     assert page.problems.console_errors == []
 

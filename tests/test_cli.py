@@ -140,7 +140,6 @@ def test_unwritable_output_directory_exits_2(capsys, tmp_path):
 
 
 def test_unreachable_scheduler_exits_2_before_writing(capsys, tmp_path):
-    pytest.importorskip("distributed")
     out = tmp_path / "res"
     address = f"tcp://127.0.0.1:{free_port()}"
     code, _, err = run_cli(

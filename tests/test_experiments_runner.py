@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from distributed import LocalCluster
 
 from sim import TechCompetitionModel
 from sim.engine import MODEL_COLUMNS
@@ -49,14 +50,13 @@ def test_frame_is_keyed_and_complete(spec, serial):
     assert serial["seed"].nunique() == 12
 
 
-def test_serial_equals_process_pool_equals_dask(spec, serial, tmp_path):
-    pytest.importorskip("distributed")
-    from distributed import LocalCluster
-
+def test_serial_equals_process_pool(spec, serial, tmp_path):
     pool_dir = tmp_path / "pool"
     run_sweep(spec, pool_dir, workers=2, progress=False)
     pd.testing.assert_frame_equal(load(pool_dir), serial, check_exact=True)
 
+
+def test_serial_equals_dask(spec, serial, tmp_path):
     with LocalCluster(
         n_workers=2,
         threads_per_worker=1,

@@ -61,7 +61,7 @@ def test_shipped_experiments_validate_and_have_a_quick_variant(path, quick):
             {"sampler": "sobol", "points": 6, "parameters": {"market_value": {"range": [1, 9]}}},
             "power of 2",
         ),
-        ({"parameters": {"scenario": {"values": ["seed", "nope"]}}}, "'nope': unknown scenario"),
+        ({"parameters": {"scenario": {"values": ["seed", "nope"]}}}, "unknown scenario 'nope'"),
     ],
 )
 def test_bad_sweep_is_one_line_error_naming_the_key(overrides, fragment):
@@ -161,8 +161,13 @@ def test_definition_round_trips_through_the_manifest_form():
 
 def test_sobol_analysis_recovers_the_indices_of_a_known_linear_function():
     """Y = 2 x1 + x2 with x uniform on the unit square: Var = 4/12 + 1/12, so S1 = ST = 0.8 and
-    0.2. The analysis must read outputs in point-id order for this to hold. Tolerance: twice
-    the 95% bootstrap half-width (about 4 standard errors)."""
+    0.2. The analysis must read outputs in point-id order for this to hold (shuffled rows get
+    the wrong outputs and indices far from these). Tolerance: absolute 1e-3. Y is additive and
+    linear, so the Saltelli/Jansen estimators carry no interaction noise and reduce to sample
+    moments of the Sobol' design, whose quasi-Monte Carlo error at N = 1024 is of order 1/N
+    (about 1e-3) at most; the errors measured with this design are below 1e-4. The design and
+    data are fixed, so the check is deterministic; the bootstrap half-widths (0.02 to 0.08) are
+    far looser and are not used."""
     import pandas as pd
 
     from sim.experiments.figures import sobol_indices
@@ -194,5 +199,5 @@ def test_sobol_analysis_recovers_the_indices_of_a_known_linear_function():
     }
     for key, value in expected.items():
         row = table.loc[key]
-        assert abs(row["S1"] - value) <= 2 * row["S1_conf"] + 1e-9, (key, row["S1"])
-        assert abs(row["ST"] - value) <= 2 * row["ST_conf"] + 1e-9, (key, row["ST"])
+        assert abs(row["S1"] - value) <= 1e-3, (key, row["S1"])
+        assert abs(row["ST"] - value) <= 1e-3, (key, row["ST"])

@@ -38,6 +38,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import distributed
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
@@ -182,7 +183,6 @@ def test_sweep_killed_at_random_points_resumes_to_the_uninterrupted_result(
 @pytest.fixture(scope="module")
 def dask_cluster() -> Iterator[Any]:
     """Three single-threaded worker processes on loopback (restarted by their nannies)."""
-    distributed = pytest.importorskip("distributed")
     with (
         distributed.LocalCluster(
             n_workers=3,

@@ -7,24 +7,23 @@ import dataclasses
 import re
 import warnings
 
+import ipyvuetify as v
 import numpy as np
 import pytest
-
-solara = pytest.importorskip("solara")
-v = pytest.importorskip("ipyvuetify")
+import solara
 
 with warnings.catch_warnings():
     # Mesa 3.3.1's ComponentsView trips Solara's hook-order lint at import; not ours to fix.
     warnings.filterwarnings("ignore", ".*found despite early return", UserWarning)
     from mesa.visualization.solara_viz import _check_model_params
-from solara.components.echarts import EchartsWidget  # noqa: E402
+from solara.components.echarts import EchartsWidget
 
-from sim import TechCompetitionModel, list_scenarios, load_scenario  # noqa: E402
-from sim.params import Params  # noqa: E402
-from sim.rules import RULES  # noqa: E402
-from sim.viz import app, charts  # noqa: E402
-from sim.viz.controls import LEVERS, RULE_FIELDS, field_metadata, model_params  # noqa: E402
-from sim.viz.network import MAX_SAMPLE, NetworkLayout, viz_generator  # noqa: E402
+from sim import TechCompetitionModel, list_scenarios, load_scenario
+from sim.params import Params
+from sim.rules import RULES
+from sim.viz import app, charts
+from sim.viz.controls import LEVERS, RULE_FIELDS, field_metadata, model_params
+from sim.viz.network import MAX_SAMPLE, NetworkLayout, viz_generator
 
 PARAMS_FIELDS = {f.name: f for f in dataclasses.fields(Params)}
 EXPECTED_CONTROLS = {

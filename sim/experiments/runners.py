@@ -30,7 +30,6 @@ from sim.batch import run_batch
 from sim.engine import MODEL_COLUMNS, PROVIDER_COLUMNS
 from sim.params import Params
 
-KEY_COLUMNS = ("point_id", "replicate", "seed", "step")
 BACKENDS = ("local", "dask")
 
 
@@ -145,11 +144,11 @@ def default_workers() -> int:
 def _bounded(
     submit: Callable[[WorkUnit], Any],
     wait_one: Callable[[set[Any]], tuple[set[Any], set[Any]]],
-    result: Callable[[Any], Chunk],
     units: Iterable[WorkUnit],
     window: int,
 ) -> Iterator[tuple[WorkUnit, Chunk]]:
-    """Keep at most ``window`` units in flight; yield each as it finishes."""
+    """Keep at most ``window`` units in flight; yield each as it finishes (``submit`` returns
+    a future whose ``result()`` is the unit's chunk)."""
     pending: dict[Any, WorkUnit] = {}
     todo = iter(units)
     for unit in todo:
@@ -160,7 +159,7 @@ def _bounded(
         done, _ = wait_one(set(pending))
         for fut in done:
             unit = pending.pop(fut)
-            yield unit, result(fut)
+            yield unit, fut.result()
             nxt = next(todo, None)
             if nxt is not None:
                 pending[submit(nxt)] = nxt
@@ -186,7 +185,6 @@ def local_backend(workers: int) -> Iterator[Runner]:
             return _bounded(
                 lambda u: pool.submit(run_chunk, u),
                 lambda fs: futures.wait(fs, return_when=futures.FIRST_COMPLETED),
-                lambda f: f.result(),
                 units,
                 2 * workers,
             )
@@ -232,7 +230,6 @@ def dask_backend(workers: int, scheduler: str | None, timeout: float = 10.0) -> 
             return _bounded(
                 lambda u: client.submit(run_chunk, u, pure=False),
                 lambda fs: wait(fs, return_when="FIRST_COMPLETED"),
-                lambda f: f.result(),
                 units,
                 window,
             )
@@ -257,17 +254,21 @@ def check_options(name: str, workers: int | None, scheduler: str | None) -> None
 @contextmanager
 def backend(
     name: str,
-    workers: int | None = None,
+    workers: int,
     scheduler: str | None = None,
     connect_timeout: float = 10.0,
+    *,
+    units: int,
 ) -> Iterator[Runner]:
-    """The runner for ``name`` (``local`` or ``dask``); ``workers`` defaults to the cores;
-    ``connect_timeout`` bounds the wait for a Dask scheduler (seconds)."""
-    check_options(name, workers, scheduler)
-    n = workers or default_workers()
-    if name == "local":
-        with local_backend(n) as run:
-            yield run
+    """The runner for ``units`` work units on ``name`` (``local`` or ``dask``, options already
+    checked by :func:`check_options`) with ``workers`` workers; ``connect_timeout`` bounds the
+    wait for a Dask scheduler (seconds). With nothing to run no pool or cluster is started, and
+    a local pool has no more processes than units."""
+    if units == 0:
+        runner = local_backend(1)
+    elif name == "local":
+        runner = local_backend(min(workers, units))
     else:
-        with dask_backend(n, scheduler, connect_timeout) as run:
-            yield run
+        runner = dask_backend(workers, scheduler, connect_timeout)
+    with runner as run:
+        yield run

@@ -32,18 +32,24 @@ applied through :meth:`Params.replace`, so every range check of the model applie
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import hashlib
 import json
 import math
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sim.params import Params, Provider, field_names, list_scenarios, load_scenario
+from sim.params import (
+    Params,
+    Provider,
+    field_names,
+    list_scenarios,
+    load_scenario,
+    unknown_choice,
+)
 
 SAMPLERS = ("grid", "lhs", "sobol", "saltelli")
 KINDS = ("generic", "baseline", "phase_diagram", "counterfactuals", "sensitivity")
@@ -72,19 +78,6 @@ SCENARIO_DIMENSION = "scenario"
 _PROVIDER_VARIABLE = tuple(
     f.name for f in dataclasses.fields(Provider) if f.name not in ("name", "channel")
 )
-
-
-def _did_you_mean(where: str, key: str, valid: list[str]) -> ValueError:
-    close = difflib.get_close_matches(key, valid, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    return ValueError(f"{where}unknown key {key!r}{hint}")
-
-
-def _unknown(what: str, key: str, valid: Sequence[str]) -> ValueError:
-    """``<what> 'key'; did you mean ...? (valid: a, b, c)`` for a short list of choices."""
-    close = difflib.get_close_matches(key, list(valid), n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    return ValueError(f"{what} {key!r}{hint} (valid: {', '.join(valid)})")
 
 
 def _check_sweep_name(name: Any) -> str:
@@ -187,14 +180,6 @@ class SweepSpec:
         return build_params(self.base, {**dict(self.fixed), **dict(values)})
 
     @property
-    def record_final_only(self) -> bool:
-        return self.record == "final"
-
-    @property
-    def record_every(self) -> int:
-        return 1 if self.record == "final" else int(self.record)
-
-    @property
     def recorded_steps(self) -> int:
         """Rows each run contributes (step 0, every k-th step and the last)."""
         if self.record == "final":
@@ -251,15 +236,13 @@ def _check_name(where: str, name: str, base: Params, sampler: str) -> None:
         provider, fieldname = name.split(".", 1)
         names = [p.name for p in base.providers]
         if provider not in names:
-            raise _unknown(f"{where}: unknown provider", provider, names)
+            raise unknown_choice(f"{where}: unknown provider", provider, names)
         if fieldname not in _PROVIDER_VARIABLE:
-            raise _unknown(f"{where}: unknown provider field", fieldname, _PROVIDER_VARIABLE)
+            raise unknown_choice(f"{where}: unknown provider field", fieldname, _PROVIDER_VARIABLE)
         return
     valid = [n for n in field_names() if n != "providers"] + [SCENARIO_DIMENSION]
     if name not in valid:
-        close = difflib.get_close_matches(name, valid, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"{where}: unknown parameter {name!r}{hint}")
+        raise unknown_choice(f"{where}: unknown parameter", name, valid)
 
 
 def _check_value(where: str, base: str, name: str, value: Any) -> None:
@@ -267,7 +250,7 @@ def _check_value(where: str, base: str, name: str, value: Any) -> None:
     if name == SCENARIO_DIMENSION:
         names = sorted(list_scenarios())
         if value not in names:
-            raise ValueError(f"{where}={value!r}: unknown scenario (valid: {', '.join(names)})")
+            raise unknown_choice(f"{where}: unknown scenario", str(value), names)
         return
     try:
         build_params(base, {name: value})
@@ -286,7 +269,7 @@ def _dimension(name: str, raw: Any, base: str, base_params: Params, sampler: str
         )
     for key in raw:
         if key not in DIMENSION_KEYS:
-            raise _did_you_mean(f"{where}: ", key, list(DIMENSION_KEYS))
+            raise unknown_choice(f"{where}: unknown key", key, DIMENSION_KEYS)
     if ("values" in raw) == ("range" in raw):
         raise ValueError(f"{where}: expected exactly one of 'values' or 'range'")
     scale = raw.get("scale", "linear")
@@ -300,9 +283,8 @@ def _dimension(name: str, raw: Any, base: str, base_params: Params, sampler: str
             raise ValueError(
                 f"{where}.values: sampler {sampler!r} needs a range = [low, high], not a list"
             )
-        for extra in ("levels",):
-            if extra in raw:
-                raise ValueError(f"{where}.{extra}: only used with a range")
+        if "levels" in raw:
+            raise ValueError(f"{where}.levels: only used with a range")
         for value in values:
             _check_value(f"{where}.values", base, name, value)
         return Dimension(name, values=tuple(values), scale=scale)
@@ -339,7 +321,7 @@ def _merge_quick(data: dict[str, Any], quick: Any) -> dict[str, Any]:
     for key, value in quick.items():
         if key not in TOP_KEYS or key == "quick":
             valid = [k for k in TOP_KEYS if k != "quick"]
-            raise _did_you_mean("quick.", key, valid)
+            raise unknown_choice("quick.unknown key", key, valid)
         if key in ("fixed", "parameters") and isinstance(value, Mapping):
             merged[key] = {**dict(data.get(key, {})), **dict(value)}
         else:
@@ -362,7 +344,7 @@ def spec_from_mapping(
 def _build(data: dict[str, Any], *, name: str, quick: bool, origin: str) -> SweepSpec:
     for key in data:
         if key not in TOP_KEYS:
-            raise _did_you_mean("", key, list(TOP_KEYS))
+            raise unknown_choice("unknown key", key, TOP_KEYS)
     quick_table = data.pop("quick", None)
     if quick:
         if quick_table is None:
@@ -382,9 +364,7 @@ def _build(data: dict[str, Any], *, name: str, quick: bool, origin: str) -> Swee
     base = data.get("base", "seed")
     scenarios = sorted(list_scenarios())
     if base not in scenarios:
-        close = difflib.get_close_matches(str(base), scenarios, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"base={base!r}: unknown scenario{hint} (valid: {', '.join(scenarios)})")
+        raise unknown_choice("base: unknown scenario", str(base), scenarios)
     sampler = data.get("sampler", "grid")
     if sampler not in SAMPLERS:
         raise ValueError(f"sampler={sampler!r}: expected one of {', '.join(SAMPLERS)}")
@@ -396,10 +376,10 @@ def _build(data: dict[str, Any], *, name: str, quick: bool, origin: str) -> Swee
     )
     steps = _whole("steps", data.get("steps", 120), 1)
     record = data.get("record", 1)
-    if record != "final":
-        record = _whole("record", record, 1) if not isinstance(record, str) else record
-        if isinstance(record, str):
-            raise ValueError(f"record={record!r}: expected 'final' or a whole number k >= 1")
+    if isinstance(record, str) and record != "final":
+        raise ValueError(f"record={record!r}: expected 'final' or a whole number k >= 1")
+    if not isinstance(record, str):
+        record = _whole("record", record, 1)
     providers = data.get("providers", False)
     if not isinstance(providers, bool):
         raise ValueError(f"providers={providers!r}: expected true or false")

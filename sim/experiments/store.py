@@ -142,6 +142,26 @@ def environment() -> dict[str, Any]:
     }
 
 
+def _not_writable(option: str, path: Path, exc: OSError) -> StoreError:
+    reason = exc.strerror or type(exc).__name__
+    return StoreError(f"{option} {path}: not a writable directory ({reason})")
+
+
+def check_writable(path: Path, option: str) -> None:
+    """Raise :class:`StoreError` (naming ``option``) unless ``path`` is a writable directory or
+    could be made as one: its nearest existing ancestor, where it would be made, must be a
+    directory that takes a new file. Creates nothing (the probe file is removed again)."""
+    nearest = next(p for p in (path, *path.parents) if p.exists())
+    try:
+        if not nearest.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
+        fd, probe = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=nearest)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise _not_writable(option, path, exc) from None
+
+
 def read_manifest(directory: Path) -> dict[str, Any] | None:
     path = directory / MANIFEST
     if not path.exists():
@@ -172,27 +192,12 @@ class Store:
     def open(self) -> None:
         """Check the directory can hold this sweep; raise :class:`StoreError` when not.
 
-        Creates and removes nothing but a probe file (removed again): the directories are
-        made, and with ``force`` the results of another definition cleared, by :meth:`begin`,
-        once the backend is up, so a sweep that cannot start leaves nothing behind."""
-        # chunks and the manifest are written in two directories; where one does not exist
-        # yet, its nearest existing ancestor is where it would be made
-        nearest = {
-            next(p for p in (target, *target.parents) if p.exists())
-            for target in (self.chunk_dir, self.directory)
-        }
-        try:
-            for where in sorted(nearest):
-                if not where.is_dir():
-                    raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
-                fd, probe = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=where)
-                os.close(fd)
-                os.unlink(probe)
-        except OSError as exc:
-            reason = exc.strerror or type(exc).__name__
-            raise StoreError(
-                f"--out {self.directory}: not a writable directory ({reason})"
-            ) from None
+        Creates nothing: the directories are made, and with ``force`` the results of another
+        definition cleared, by :meth:`begin`, once the backend is up, so a sweep that cannot
+        start leaves nothing behind."""
+        # the manifest and the chunks are written in two directories
+        check_writable(self.directory, "--out")
+        check_writable(self.chunk_dir, "--out")
         existing = read_manifest(self.directory)
         if existing is None:
             return
@@ -206,7 +211,7 @@ class Store:
         else:
             self.manifest = existing
 
-    def resume(self, units: list[WorkUnit], expected_rows: Callable[[WorkUnit], int]) -> set[str]:
+    def resume(self, units: list[WorkUnit]) -> set[str]:
         """Names of chunks already finished and intact. Damaged or foreign ones are reported
         (with a warning) and removed by :meth:`begin`, so they are computed again."""
         listed: dict[str, Any] = dict(self.manifest.get("chunks", {}))
@@ -214,6 +219,7 @@ class Store:
         if self._replace or not self.chunk_dir.is_dir():
             return set()
         wanted = {u.chunk_name: u for u in units}
+        rows_per_run = self.spec.recorded_steps
         done: dict[str, Any] = {}
         for path in sorted(self.chunk_dir.glob("*.parquet")):
             unit = wanted.get(path.name)
@@ -233,7 +239,7 @@ class Store:
                 rows = pq.read_metadata(path).num_rows
             except (OSError, pa.ArrowException):
                 rows = -1
-            if rows != expected_rows(unit):
+            if rows != unit.runs * rows_per_run:
                 warnings.warn(
                     f"{path}: unreadable or incomplete chunk; recomputing it", stacklevel=2
                 )
@@ -259,10 +265,7 @@ class Store:
         try:
             self.chunk_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            reason = exc.strerror or type(exc).__name__
-            raise StoreError(
-                f"--out {self.directory}: not a writable directory ({reason})"
-            ) from None
+            raise _not_writable("--out", self.directory, exc) from None
         stale = [*self.chunk_dir.glob(f"{_TMP_PREFIX}*"), *self._discard]
         if self._replace:
             stale += [*self.chunk_dir.glob("*.parquet"), self.directory / MANIFEST]

@@ -27,10 +27,18 @@ class RunFailed(Exception):
 
 @dataclass(frozen=True)
 class SweepResult:
+    name: str
     directory: Path
     n_runs: int
     computed_runs: int
     elapsed: float
+
+    def summary(self) -> str:
+        """One line: runs in total, runs computed now, wall time and where they are."""
+        return (
+            f"{self.name}: {self.n_runs} runs ({self.computed_runs} new) in "
+            f"{self.elapsed:.1f} s -> {self.directory}"
+        )
 
 
 def plan(spec: SweepSpec) -> tuple[list[dict[str, Any]], list[runners.WorkUnit]]:
@@ -77,16 +85,14 @@ def run_sweep(
     points, units = plan(spec)
     store = Store(directory, spec, force=force)
     store.open()
-    rows_per_run = spec.recorded_steps
-    finished = store.resume(units, lambda u: u.runs * rows_per_run)
+    finished = store.resume(units)
     todo = [u for u in units if u.chunk_name not in finished]
     n_runs = len(points) * spec.replicates
     done_runs = n_runs - sum(u.runs for u in todo)
     n_workers = workers or runners.default_workers()
-    # nothing left to run: no pool or cluster to start
-    pool_size = min(n_workers, len(todo)) if backend == "local" else n_workers
-    where = runners.backend(backend, pool_size, scheduler, connect_timeout) if todo else None
-    with where or runners.backend("local", 1) as execute:
+    with runners.backend(
+        backend, n_workers, scheduler, connect_timeout, units=len(todo)
+    ) as execute:
         store.begin(n_points=len(points), n_units=len(units), backend=backend, workers=n_workers)
         bar = Progress(spec.name, n_runs, done_runs, enabled=progress, interval=progress_interval)
         try:
@@ -100,4 +106,4 @@ def run_sweep(
             store.close()
     elapsed = time.monotonic() - started
     store.finish(elapsed)
-    return SweepResult(Path(directory), n_runs, n_runs - done_runs, elapsed)
+    return SweepResult(spec.name, Path(directory), n_runs, n_runs - done_runs, elapsed)
