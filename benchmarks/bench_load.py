@@ -7,8 +7,8 @@ the sweep process and for each of its worker processes, and counts the chunk fil
 far (runs done = chunks x replicates per chunk). Rows:
 
 * runs, wall time and throughput;
-* the sweep process's RSS when 10%, 50% and 100% of the runs were done (the sample nearest
-  each fraction), and its growth from 10% to 100% (target: under 10%, i.e. flat: results are
+* the sweep process's RSS when 10%, 50% and 100% of the runs were done (the last sample at or
+  below each fraction), and its growth from 10% to 100% (target: under 10%, i.e. flat: results are
   written as chunks, not held);
 * the slope of a least-squares line through (runs done, RSS) from 10% on, in MiB per 1,000
   runs (target: under 1 MiB per 1,000 runs);

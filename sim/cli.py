@@ -12,7 +12,7 @@ import argparse
 import sys
 import tomllib
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -41,14 +41,19 @@ def _one_line_warning(
     print(f"warning: {message}", file=sys.stderr)
 
 
-def _workers(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
-    return value
+def _whole_number(minimum: int) -> Callable[[str], int]:
+    """An argparse ``type``: an integer ``>= minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}")
+        return value
+
+    return parse
 
 
 def _parse_setting(text: str) -> tuple[str, Any]:
@@ -65,13 +70,27 @@ def _parse_setting(text: str) -> tuple[str, Any]:
 
 def _add_backend_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", choices=("local", "dask"), default="local")
-    p.add_argument("--workers", type=_workers, default=None, help="default: the machine's cores")
+    p.add_argument(
+        "--workers", type=_whole_number(1), default=None, help="default: the machine's cores"
+    )
     p.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://h:8786")
     p.add_argument(
         "--connect-timeout", type=float, default=10.0, help="seconds to reach the scheduler"
     )
     p.add_argument("--force", action="store_true", help="replace results of another definition")
     p.add_argument("--no-progress", action="store_true", help="no progress bar or lines")
+
+
+def _backend_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """The options of :func:`_add_backend_options` as keywords of ``run_sweep``/``run_suite``."""
+    return {
+        "backend": args.backend,
+        "workers": args.workers,
+        "scheduler": args.scheduler,
+        "force": args.force,
+        "connect_timeout": args.connect_timeout,
+        "progress": not args.no_progress,
+    }
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -85,8 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--scenario", default="seed")
     source.add_argument("--params", type=Path, help="a scenario TOML file")
     run.add_argument("--set", type=_parse_setting, action="append", default=[], metavar="K=V")
-    run.add_argument("--steps", type=int, default=120)
-    run.add_argument("--rng", type=int, default=0, help="seed of the run's generator")
+    run.add_argument("--steps", type=_whole_number(0), default=120)
+    run.add_argument("--rng", type=_whole_number(0), default=0, help="seed of the run's generator")
     run.add_argument("--out", type=Path, default=None, help="Parquet file (default: print)")
 
     sweep = sub.add_parser("sweep", help="run or resume a sweep file")
@@ -122,10 +141,6 @@ def _run(args: argparse.Namespace) -> int:
     from sim.experiments.store import check_writable, write_parquet
     from sim.params import Params, load_scenario
 
-    if args.steps < 0:
-        raise UserError(f"--steps {args.steps}: expected a whole number >= 0")
-    if args.rng < 0:
-        raise UserError(f"--rng {args.rng}: expected a whole number >= 0")
     params = Params.from_toml(args.params) if args.params else load_scenario(args.scenario)
     if args.set:
         params = params.replace(**dict(args.set))
@@ -150,22 +165,8 @@ def _sweep(args: argparse.Namespace) -> int:
     from sim.experiments import load_spec, run_sweep
 
     spec = load_spec(args.file, quick=args.quick)
-    out = args.out or Path("results") / spec.name
-    result = run_sweep(
-        spec,
-        out,
-        backend=args.backend,
-        workers=args.workers,
-        scheduler=args.scheduler,
-        force=args.force,
-        connect_timeout=args.connect_timeout,
-        progress=not args.no_progress,
-    )
-    print(
-        f"{spec.name}: {result.n_runs} runs ({result.computed_runs} new) in "
-        f"{result.elapsed:.1f} s -> {out}",
-        file=sys.stderr,
-    )
+    result = run_sweep(spec, args.out or Path("results") / spec.name, **_backend_kwargs(args))
+    print(result.summary(), file=sys.stderr)
     return 0
 
 
@@ -186,19 +187,7 @@ def _suite(args: argparse.Namespace) -> int:
     check_writable(args.out, "--out")
     if args.docs_figures is not None:
         check_writable(args.docs_figures, "--docs-figures")
-    report = run_suite(
-        args.out,
-        quick=args.quick,
-        specs=specs,
-        backend=args.backend,
-        workers=args.workers,
-        scheduler=args.scheduler,
-        force=args.force,
-        connect_timeout=args.connect_timeout,
-        docs_figures=args.docs_figures,
-        progress=not args.no_progress,
-    )
-    for path in report.files:
+    for path in run_suite(specs, args.out, docs_figures=args.docs_figures, **_backend_kwargs(args)):
         print(path)
     return 0
 

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
-from sim.params import CHANNELS, Params, Provider, list_scenarios, load_scenario, scalar_fields
+from sim.params import CHANNELS, Params, Provider, list_scenarios, scalar_fields
 from sim.rules import RULES
 
 SCALAR_FIELDS = {f.name: f for f in scalar_fields()}
@@ -36,11 +36,6 @@ def rules() -> st.SearchStrategy[str]:
 def scenario_names() -> st.SearchStrategy[str]:
     """Every scenario shipped in ``sim/scenarios``."""
     return st.sampled_from(sorted(list_scenarios()))
-
-
-def scenarios() -> st.SearchStrategy[Params]:
-    """The shipped scenarios' parameters."""
-    return scenario_names().map(load_scenario)
 
 
 def field_values(field: dataclasses.Field[Any], **float_kw: Any) -> st.SearchStrategy[Any]:
@@ -130,17 +125,34 @@ def valid_params(
 
 
 @st.composite
-def value_arrays(
-    draw: st.DrawFn, runs: int | None = None, n_providers: int | None = None
-) -> tuple[np.ndarray, np.ndarray]:
+def value_arrays(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray]:
     """Option values ``(R, J + 1)`` in the model's attainable range and an accessibility mask
     ``(R, J)``: ``v_j = q_j - kappa_p p_j`` with ``q`` in [0, 1], ``kappa_p p`` in [0, 100];
     the outside value in [-10, 10]."""
-    r = runs if runs is not None else draw(st.integers(1, 3))
-    j = n_providers if n_providers is not None else draw(st.integers(1, 6))
+    r = draw(st.integers(1, 3))
+    j = draw(st.integers(1, 6))
     value = st.floats(-100.0, 1.0, allow_nan=False)
     values = np.array(
         [[draw(value) for _ in range(j)] + [draw(st.floats(-10.0, 10.0))] for _ in range(r)]
     )
     accessible = np.array([[draw(st.booleans()) for _ in range(j)] for _ in range(r)])
     return values, accessible
+
+
+def lively(params: Params, rule: str, circumvention: bool = False) -> Params:
+    """A scenario with every decision rule set to ``rule`` and revision frequent enough that
+    strategies, policies and memories change within a few steps."""
+    return params.replace(
+        n_enterprises=300,
+        firm_rule=rule,
+        home_rule=rule,
+        rival_rule=rule,
+        firm_revision_rate=0.8,
+        gov_revision_rate=0.5,
+        revision_rate=0.3,
+        circumvention=circumvention,
+        firm_rationality=0.2,
+        home_rationality=0.05,
+        rival_rationality=20.0,
+        imitation_intensity=0.2,
+    )

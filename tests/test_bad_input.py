@@ -19,13 +19,10 @@ interpreter, and each row is then its own test.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import shutil
 import socket
 import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,9 +31,8 @@ from typing import Any
 import pytest
 
 from sim.experiments import load_spec, run_sweep
+from tests.support import PYTHON, subprocess_env, tree_digest
 
-ROOT = Path(__file__).resolve().parents[1]
-PYTHON = sys.executable
 CONCURRENT_PROCESSES = 3
 TIMEOUT_SECONDS = 120
 
@@ -83,7 +79,7 @@ def _closed_port() -> int:
 
 @dataclass(frozen=True)
 class Case:
-    """One catalogued bad input: the command line (``{dir}`` is the row's directory), the
+    """One catalogued bad input: the command line, the
     files it needs, and the fragments its error line must contain."""
 
     id: str
@@ -514,16 +510,6 @@ CASES = [
 ]
 
 
-def _tree_digest(directory: Path) -> str:
-    """sha256 over every path (relative) and every file's bytes under ``directory``."""
-    digest = hashlib.sha256()
-    for path in sorted(directory.rglob("*")):
-        digest.update(str(path.relative_to(directory)).encode() + b"\0")
-        if path.is_file() and not path.is_symlink():
-            digest.update(hashlib.sha256(path.read_bytes()).digest())
-    return digest.hexdigest()
-
-
 @dataclass(frozen=True)
 class Outcome:
     returncode: int
@@ -583,10 +569,6 @@ print(json.dumps(codes))
 """
 
 
-def _environment() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
-
-
 def _prepare(case: Case, directory: Path, finished: Path) -> str:
     """Create the row's working directory; return its digest."""
     directory.mkdir()
@@ -600,7 +582,7 @@ def _prepare(case: Case, directory: Path, finished: Path) -> str:
             path.write_text(content, encoding="utf-8")
     if case.setup is not None:
         case.setup(directory)
-    return _tree_digest(directory)
+    return tree_digest(directory)
 
 
 @pytest.fixture(scope="module")
@@ -643,7 +625,7 @@ def outcomes(
     driver = subprocess.run(
         [PYTHON, "-c", FORK_DRIVER, str(CONCURRENT_PROCESSES)],
         input=json.dumps(rows),
-        env=_environment(),
+        env=subprocess_env(),
         capture_output=True,
         text=True,
         timeout=TIMEOUT_SECONDS,
@@ -656,7 +638,7 @@ def outcomes(
             (io / f"{c.id}.out").read_text(encoding="utf-8"),
             (io / f"{c.id}.err").read_text(encoding="utf-8"),
             before[c.id],
-            _tree_digest(root / c.id),
+            tree_digest(root / c.id),
         )
         for c in cases
     }
@@ -700,7 +682,7 @@ def test_fresh_interpreter_gives_the_same_outcome(
     proc = subprocess.run(
         [PYTHON, "-m", "sim", *case.argv],
         cwd=tmp_path / "row",
-        env=_environment(),
+        env=subprocess_env(),
         capture_output=True,
         text=True,
         timeout=TIMEOUT_SECONDS,
@@ -708,4 +690,4 @@ def test_fresh_interpreter_gives_the_same_outcome(
     forked = outcomes[case_id]
     assert (proc.returncode, proc.stderr) == (forked.returncode, forked.stderr)
     assert proc.returncode == 2
-    assert _tree_digest(tmp_path / "row") == before
+    assert tree_digest(tmp_path / "row") == before

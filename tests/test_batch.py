@@ -12,19 +12,9 @@ from sim import TechCompetitionModel, load_scenario
 from sim.batch import run_batch
 from sim.engine import MODEL_COLUMNS, PROVIDER_COLUMNS
 from sim.params import Params
+from tests.strategies import lively
 
 STEPS = 25
-
-
-def _lively(scenario: str, rule: str) -> Params:
-    return load_scenario(scenario).replace(
-        n_enterprises=400,
-        firm_rule=rule,
-        home_rule=rule,
-        firm_revision_rate=0.5,
-        gov_revision_rate=0.3,
-        home_rationality=0.05,
-    )
 
 
 def _model_frame(params: Params, seed, steps: int) -> pd.DataFrame:
@@ -48,7 +38,7 @@ def _replicate(frame: pd.DataFrame, r: int) -> pd.DataFrame:
     ],
 )
 def test_each_replicate_equals_the_model(scenario: str, rule: str) -> None:
-    params = _lively(scenario, rule)
+    params = lively(load_scenario(scenario), rule)
     seeds = [3, 17, 2024]
     batch = run_batch(params, seeds, STEPS)
     assert list(batch.columns) == ["run", "step", *MODEL_COLUMNS]
@@ -59,7 +49,7 @@ def test_each_replicate_equals_the_model(scenario: str, rule: str) -> None:
 
 
 def test_replicates_with_circumvention_equal_the_model() -> None:
-    params = _lively("seed", "logit").replace(circumvention=True, rival_rule="logit")
+    params = lively(load_scenario("seed"), "logit").replace(circumvention=True, rival_rule="logit")
     batch = run_batch(params, [0, 1], STEPS)
     for r in range(2):
         pd.testing.assert_frame_equal(
@@ -77,7 +67,7 @@ def test_replicates_with_circumvention_equal_the_model() -> None:
 def test_replicate_equals_model_for_every_documented_seed_type(make_seed) -> None:
     """``run_batch`` accepts ints and SeedSequences (``SeedLike``) and seeds drawn with NumPy
     are NumPy integers; the equality must hold for them too."""
-    params = _lively("seed", "logit")
+    params = lively(load_scenario("seed"), "logit")
     seeds = [make_seed(5), make_seed(6)]
     batch = run_batch(params, seeds, 10)
     for r, seed in enumerate(seeds):
@@ -87,7 +77,7 @@ def test_replicate_equals_model_for_every_documented_seed_type(make_seed) -> Non
 
 
 def test_replicate_does_not_depend_on_its_companions() -> None:
-    params = _lively("seed", "logit")
+    params = lively(load_scenario("seed"), "logit")
     together = run_batch(params, [9, 10, 11], 15)
     alone = run_batch(params, [10], 15)
     pd.testing.assert_frame_equal(_replicate(together, 1), _replicate(alone, 0), check_exact=True)
@@ -95,7 +85,7 @@ def test_replicate_does_not_depend_on_its_companions() -> None:
 
 @pytest.mark.parametrize("steps, every", [(20, 5), (23, 5), (7, 1), (10, 20), (0, 3)])
 def test_record_every_selects_steps(steps: int, every: int) -> None:
-    params = _lively("seed", "logit")
+    params = lively(load_scenario("seed"), "logit")
     full = run_batch(params, [1, 2], steps)
     thinned = run_batch(params, [1, 2], steps, record_every=every)
     expected_steps = sorted({*range(0, steps + 1, every), steps})
@@ -107,7 +97,7 @@ def test_record_every_selects_steps(steps: int, every: int) -> None:
 
 
 def test_final_only() -> None:
-    params = _lively("seed", "logit")
+    params = lively(load_scenario("seed"), "logit")
     final = run_batch(params, [1, 2, 3], 12, final_only=True)
     full = run_batch(params, [1, 2, 3], 12)
     assert list(final["step"]) == [12, 12, 12] and list(final["run"]) == [0, 1, 2]
@@ -119,7 +109,7 @@ def test_final_only() -> None:
 
 
 def test_provider_frame_matches_model_provider_frame() -> None:
-    params = _lively("seed", "logit")
+    params = lively(load_scenario("seed"), "logit")
     seeds = [4, 8]
     _, providers = run_batch(params, seeds, 10, providers=True)
     assert {"run", "step", "provider", "name", "channel", *PROVIDER_COLUMNS} <= set(providers)

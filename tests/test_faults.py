@@ -32,7 +32,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,9 +46,8 @@ import pytest
 from sim import cli
 from sim.experiments import load, load_spec, plan, run_sweep, verify
 from sim.experiments import store as store_module
+from tests.support import PYTHON, subprocess_env
 
-ROOT = Path(__file__).resolve().parents[1]
-PYTHON = sys.executable
 KILL_SEED = 20241124
 POLL_SECONDS = 0.005
 
@@ -111,15 +109,11 @@ def assert_same_result(directory: Path, baseline: Path) -> None:
     pd.testing.assert_frame_equal(frame, load(baseline), check_exact=True)
 
 
-def _environment() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
-
-
 def start_sweep(sweep_file: Path, out: Path, *extra: str) -> subprocess.Popen[str]:
     """``python -m sim sweep`` in its own process group (so a kill takes its workers too)."""
     return subprocess.Popen(
         [PYTHON, "-m", "sim", "sweep", str(sweep_file), "--out", str(out), "--no-progress", *extra],
-        env=_environment(),
+        env=subprocess_env(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -259,7 +253,7 @@ def test_damaged_chunks_are_detected_warned_and_recomputed(
 
     proc = subprocess.run(
         [PYTHON, "-m", "sim", "sweep", str(sweep_file), "--out", str(out), "--no-progress"],
-        env=_environment(),
+        env=subprocess_env(),
         capture_output=True,
         text=True,
         timeout=120,

@@ -2,7 +2,8 @@
 
 Ranges: valid parameters over every field's whole range (tests/strategies.py); option values
 in the range the model can produce (``q - kappa_p p`` with q in [0, 1], kappa_p p in [0, 100],
-outside value in [-10, 10]) and rationality ``mu`` in [0, 1000] (the field's range).
+outside value in [-10, 10]) and rationality ``mu`` in [0, 1000]: the field's range
+[0.01, 1000] plus the uniform limit 0.
 """
 
 from __future__ import annotations
@@ -34,8 +35,7 @@ def test_all_payoffs_finite(params: Params, home_policy: int) -> None:
     firm = engine.firm_payoffs(core, state, values, np.array([home_policy], np.int8))
     assert np.isfinite(firm).all(), firm
     assert np.isfinite(engine.home_payoffs(core, state, values)).all()
-    if params.enterprise_rationality > 0:
-        assert np.isfinite(engine.rival_payoffs(core, state, values)).all()
+    assert np.isfinite(engine.rival_payoffs(core, state, values)).all()
     obs = engine.observe(core, state)
     for column, value in obs.model.items():
         assert np.isfinite(value).all(), column

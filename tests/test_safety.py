@@ -15,19 +15,17 @@
 from __future__ import annotations
 
 import ast
-import hashlib
 import os
 import re
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support import PYTHON, ROOT, subprocess_env, tree_digest
+
 SIM = ROOT / "sim"
-PYTHON = sys.executable
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
@@ -332,19 +330,6 @@ def test_sweep_makes_no_network_calls(backend: list[str], tmp_path: Path) -> Non
     assert (tmp_path / "results" / "tiny" / "manifest.json").is_file()
 
 
-def _outside(directory: Path, inside: str) -> str:
-    """Digest of everything under ``directory`` except the subtree ``inside``."""
-    digest = hashlib.sha256()
-    for item in sorted(directory.rglob("*")):
-        relative = item.relative_to(directory)
-        if relative.parts[0] == inside:
-            continue
-        digest.update(str(relative).encode() + b"\0")
-        if item.is_file():
-            digest.update(item.read_bytes())
-    return digest.hexdigest()
-
-
 @pytest.mark.parametrize(
     ("name", "command"),
     [
@@ -365,8 +350,8 @@ def test_sweep_names_cannot_leave_the_results_directory(
     (tmp_path / "exp").mkdir()
     (tmp_path / "exp" / "evil.toml").write_text(TINY_SWEEP.format(name=name), encoding="utf-8")
     (tmp_path / "keep.txt").write_text("must stay as it is\n", encoding="utf-8")
-    before = _outside(tmp_path, "results")
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
+    before = tree_digest(tmp_path, skip="results")
+    env = subprocess_env()
     proc = subprocess.run(
         [PYTHON, "-m", "sim", *command, "--no-progress", "--workers", "1"],
         cwd=tmp_path,
@@ -375,7 +360,7 @@ def test_sweep_names_cannot_leave_the_results_directory(
         text=True,
         timeout=120,
     )
-    assert _outside(tmp_path, "results") == before, "written outside the results directory"
+    assert tree_digest(tmp_path, skip="results") == before, "written outside the results directory"
     assert not Path("/tmp/escaped").exists()
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr

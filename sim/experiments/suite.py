@@ -10,7 +10,6 @@ from __future__ import annotations
 import shutil
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import TextIO
@@ -20,7 +19,7 @@ import pandas as pd
 from sim.experiments.figures import REGIMES, make_figures
 from sim.experiments.spec import SweepSpec, load_spec
 from sim.experiments.store import atomic_write_bytes
-from sim.experiments.sweep import SweepResult, run_sweep
+from sim.experiments.sweep import run_sweep
 
 # Figures the README shows: (experiment kind, figure stem).
 DOCS_FIGURES = (
@@ -56,18 +55,10 @@ def experiment_specs(directory: Path, *, quick: bool) -> list[SweepSpec]:
     return specs
 
 
-@dataclass
-class SuiteReport:
-    results: list[SweepResult] = field(default_factory=list)
-    files: list[Path] = field(default_factory=list)
-
-
 def run_suite(
+    specs: Sequence[SweepSpec],
     out: str | Path,
     *,
-    quick: bool,
-    directory: Path | None = None,
-    specs: Sequence[SweepSpec] | None = None,
     backend: str = "local",
     workers: int | None = None,
     scheduler: str | None = None,
@@ -76,14 +67,12 @@ def run_suite(
     docs_figures: Path | None = None,
     progress: bool = True,
     log: TextIO | None = None,
-) -> SuiteReport:
-    """Run each experiment into ``out/<name>``, draw its figures and, with ``docs_figures``,
-    copy the README's key figures there. ``specs``: the sweeps of ``directory`` already
-    validated by :func:`experiment_specs` (read from ``directory`` when not given)."""
+) -> list[Path]:
+    """Run each experiment of ``specs`` (validated by :func:`experiment_specs`) into
+    ``out/<name>``, draw its figures and, with ``docs_figures``, copy the README's key figures
+    there; returns the files written."""
     log = log if log is not None else sys.stderr
-    if specs is None:
-        specs = experiment_specs(directory or experiments_dir(), quick=quick)
-    report = SuiteReport()
+    written: list[Path] = []
     for spec in specs:
         target = Path(out) / spec.name
         result = run_sweep(
@@ -96,16 +85,10 @@ def run_suite(
             connect_timeout=connect_timeout,
             progress=progress,
         )
-        files = make_figures(target)
-        report.results.append(result)
-        report.files.extend(files)
-        log.write(
-            f"{spec.name}: {result.n_runs} runs ({result.computed_runs} new) in "
-            f"{result.elapsed:.1f} s -> {target}\n"
-        )
-        regimes = target / "regimes.csv"
-        if spec.kind == "phase_diagram" and regimes.exists():
-            counts = pd.read_csv(regimes)["regime"].value_counts()
+        written.extend(make_figures(target))
+        log.write(result.summary() + "\n")
+        if spec.kind == "phase_diagram":  # its figures include regimes.csv
+            counts = pd.read_csv(target / "regimes.csv")["regime"].value_counts()
             log.write(
                 f"{spec.name}: cells per regime: "
                 + ", ".join(f"{name} {counts.get(name, 0)}" for name in REGIMES)
@@ -120,5 +103,5 @@ def run_suite(
                     source = target / "figures" / f"{stem}.{ext}"
                     dest = docs_figures / f"{stem}.{ext}"
                     atomic_write_bytes(dest, partial(shutil.copyfile, source))
-                    report.files.append(dest)
-    return report
+                    written.append(dest)
+    return written

@@ -132,6 +132,8 @@ def ParametersPanel(model: TechCompetitionModel) -> None:
         solara.HTML(tag="table", unsafe_innerHTML=charts.html_table(("parameter", "value"), rows))
 
 
+SCENARIOS = list_scenarios()  # name -> description, read once from the package
+
 COMPONENTS = [
     RestrictionPanel,
     SharePanel,
@@ -143,9 +145,9 @@ COMPONENTS = [
 ]
 
 
-def build_model(scenario: str, seed: int = DEFAULT_SEED) -> TechCompetitionModel:
+def build_model(scenario: str) -> TechCompetitionModel:
     """The model a freshly loaded page shows: ``scenario`` at the controls' start values."""
-    return TechCompetitionModel(scenario=scenario, rng=seed)
+    return TechCompetitionModel(scenario=scenario, rng=DEFAULT_SEED)
 
 
 @solara.component
@@ -154,10 +156,8 @@ def Page() -> None:
     scenario, set_scenario = solara.use_state(DEFAULT_SCENARIO)
     model = solara.use_memo(lambda: build_model(scenario), [scenario])
     with solara.Sidebar(), solara.Card("Scenario"):
-        solara.Select(
-            "scenario", values=list(list_scenarios()), value=scenario, on_value=set_scenario
-        )
-        solara.Text(list_scenarios()[scenario])
+        solara.Select("scenario", values=list(SCENARIOS), value=scenario, on_value=set_scenario)
+        solara.Text(SCENARIOS[scenario])
     SolaraViz(
         model,
         components=COMPONENTS,

@@ -83,7 +83,7 @@ def _is_int_field(name: str) -> bool:
     return next(str(f.type) for f in dataclasses.fields(Params) if f.name == name) == "int"
 
 
-def model_params(scenario: str = DEFAULT_SCENARIO, seed: int = DEFAULT_SEED) -> dict[str, Any]:
+def model_params(scenario: str = DEFAULT_SCENARIO) -> dict[str, Any]:
     """Mesa ``model_params`` for ``TechCompetitionModel``: ``scenario`` fixed, the random seed,
     the levers and the rules, each starting at the scenario's value."""
     params = load_scenario(scenario)
@@ -92,7 +92,7 @@ def model_params(scenario: str = DEFAULT_SCENARIO, seed: int = DEFAULT_SEED) -> 
         "rng": {
             "type": "SliderInt",
             "label": "Random seed (rng)",
-            "value": seed,
+            "value": DEFAULT_SEED,
             "min": SEED_RANGE[0],
             "max": SEED_RANGE[1],
             "step": 1,
