@@ -29,9 +29,9 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from sim.experiments.runners import provider_column
-from sim.experiments.samplers import design, salib_problem
+from sim.experiments.samplers import salib_problem
 from sim.experiments.spec import SweepSpec, spec_from_definition
-from sim.experiments.store import atomic_write_bytes, load, read_manifest
+from sim.experiments.store import atomic_write_bytes, read_chunks, read_manifest
 
 FIGURES = "figures"
 REGIMES = ("all-allow", "divergence", "mixed", "all-restrict")
@@ -67,7 +67,11 @@ def _caption(fig: Figure, text: str) -> None:
     fig.text(0.01, 0.005, text, ha="left", va="bottom", fontsize=8, color="0.3")
 
 
-def _save(fig: Figure, directory: Path, stem: str) -> list[Path]:
+def _finish(fig: Figure, directory: Path, stem: str, caption: str, bottom: float) -> list[Path]:
+    """Lay ``fig`` out above a strip of height ``bottom`` (figure fraction) holding the caption,
+    and write it as ``<directory>/<stem>.png`` and ``.svg``."""
+    fig.tight_layout(rect=(0, bottom, 1, 1))
+    _caption(fig, caption)
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     for ext in ("png", "svg"):
@@ -75,6 +79,11 @@ def _save(fig: Figure, directory: Path, stem: str) -> list[Path]:
         atomic_write_bytes(path, partial(fig.savefig, format=ext, dpi=130))
         written.append(path)
     return written
+
+
+def _write_csv(path: Path, table: pd.DataFrame) -> Path:
+    atomic_write_bytes(path, lambda tmp: table.to_csv(tmp, index=False))
+    return path
 
 
 def _band(ax: Any, frame: pd.DataFrame, column: str, label: str, colour: str | None) -> None:
@@ -113,12 +122,13 @@ def baseline(frame: pd.DataFrame, spec: SweepSpec, out: Path) -> list[Path]:
     for ax in axes[1]:
         ax.set_xlabel("time (months)")
     fig.suptitle(f"Baseline: scenario '{spec.base}'")
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
-    _caption(
+    return _finish(
         fig,
+        out,
+        "baseline_timeseries",
         f"{seeds} seeds; line: mean, band: 2.5-97.5 percentile over seeds; {_settings(spec)}",
+        0.03,
     )
-    return _save(fig, out, "baseline_timeseries")
 
 
 def classify(direct_allowing: float, partner_allowing: float) -> str:
@@ -151,15 +161,13 @@ def regimes(frame: pd.DataFrame, spec: SweepSpec) -> pd.DataFrame:
         partner_allowing=("partner_allowing", "mean"),
         seeds=("seed", "nunique"),
     )
-    points = design(spec)
-    enforcement, fine, value = [], [], []
-    for point_id in cells.index:
-        params = spec.params_for(points[point_id])
-        enforcement.append(params.home_enforcement)
-        fine.append(params.home_fine)
-        value.append(params.market_value)
-    cells["market_value"] = value
-    cells["expected_penalty"] = np.asarray(enforcement) * np.asarray(fine)
+    # each point's values are stored with its rows: its parameters without the design
+    values = final.groupby("point_id")[[d.name for d in spec.parameters]].first()
+    params = [spec.params_for(values.loc[point_id].to_dict()) for point_id in cells.index]
+    cells["market_value"] = [p.market_value for p in params]
+    cells["expected_penalty"] = np.asarray([p.home_enforcement for p in params]) * np.asarray(
+        [p.home_fine for p in params]
+    )
     cells["regime"] = [
         classify(d, p)
         for d, p in zip(cells["direct_allowing"], cells["partner_allowing"], strict=True)
@@ -169,9 +177,7 @@ def regimes(frame: pd.DataFrame, spec: SweepSpec) -> pd.DataFrame:
 
 def phase_diagram(frame: pd.DataFrame, spec: SweepSpec, out: Path) -> list[Path]:
     cells = regimes(frame, spec)
-    out.mkdir(parents=True, exist_ok=True)
-    csv = out.parent / "regimes.csv"
-    atomic_write_bytes(csv, lambda tmp: cells.to_csv(tmp, index=False))
+    csv = _write_csv(out.parent / "regimes.csv", cells)
     penalties = np.sort(cells["expected_penalty"].unique())
     values = np.sort(cells["market_value"].unique())
     grid = np.full((len(values), len(penalties)), np.nan)
@@ -202,13 +208,11 @@ def phase_diagram(frame: pd.DataFrame, spec: SweepSpec, out: Path) -> list[Path]
     )
     ax.set_title("Who restricts: direct lab vs partner cloud")
     seeds = int(cells["seeds"].min())
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
-    _caption(
-        fig,
+    caption = (
         f"{seeds} seeds per cell; regime by majority of seeds; divergence: direct restricts, "
-        f"partner allows; {_settings(spec)}",
+        f"partner allows; {_settings(spec)}"
     )
-    return [*_save(fig, out, "phase_diagram"), csv]
+    return [*_finish(fig, out, "phase_diagram", caption, 0.04), csv]
 
 
 def counterfactuals(frame: pd.DataFrame, spec: SweepSpec, out: Path) -> list[Path]:
@@ -219,30 +223,27 @@ def counterfactuals(frame: pd.DataFrame, spec: SweepSpec, out: Path) -> list[Pat
         "protectionist": "protectionist rival",
     }
     fig, axes = _figure((14, 4.5), 1, 3, sharex=True)
-    panels = (
-        ("domestic_share", "domestic share of rival enterprises"),
-        ("capability_gap", "capability gap (frontier = 1)"),
-        ("frac_foreign_allowing", "foreign providers allowing (fraction)"),
-    )
+    panels = ("domestic_share", "capability_gap", "frac_foreign_allowing")
     for k, name in enumerate(sorted(frame[column].unique(), key=str)):
         part = frame[frame[column] == name]
-        for ax, (output, _) in zip(axes, panels, strict=True):
+        for ax, output in zip(axes, panels, strict=True):
             _band(ax, part, output, labels.get(str(name), str(name)), f"C{k}")
-    for ax, (_, ylabel) in zip(axes, panels, strict=True):
+    for ax, output in zip(axes, panels, strict=True):
         ax.set_xlabel("time (months)")
-        ax.set_ylabel(ylabel)
+        ax.set_ylabel(LABELS[output])
         ax.legend(fontsize=8, loc="best")
     axes[0].set_title("Substitution")
     axes[1].set_title("Catch-up")
     axes[2].set_title("Access")
     seeds = frame.groupby(column)["seed"].nunique().min()
     fig.suptitle("Counterfactuals")
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
-    _caption(
+    return _finish(
         fig,
+        out,
+        "counterfactuals",
         f"{seeds} seeds per scenario; line: mean, band: 2.5-97.5 percentile; {_settings(spec)}",
+        0.04,
     )
-    return _save(fig, out, "counterfactuals")
 
 
 def sobol_indices(frame: pd.DataFrame, spec: SweepSpec) -> pd.DataFrame:
@@ -284,9 +285,7 @@ def sobol_indices(frame: pd.DataFrame, spec: SweepSpec) -> pd.DataFrame:
 
 def sensitivity(frame: pd.DataFrame, spec: SweepSpec, out: Path) -> list[Path]:
     table = sobol_indices(frame, spec)
-    out.mkdir(parents=True, exist_ok=True)
-    csv = out.parent / "sobol_indices.csv"
-    atomic_write_bytes(csv, lambda tmp: table.to_csv(tmp, index=False))
+    csv = _write_csv(out.parent / "sobol_indices.csv", table)
     fig, axes = _figure((12, 4.8), 1, len(SOBOL_OUTPUTS), sharey=True)
     names = [d.name for d in spec.parameters]
     y = np.arange(len(names))
@@ -300,13 +299,11 @@ def sensitivity(frame: pd.DataFrame, spec: SweepSpec, out: Path) -> list[Path]:
         ax.set_title(f"{LABELS[output]} at month {spec.steps}", fontsize=10)
         ax.legend(fontsize=8, loc="best")
     runs = frame["seed"].nunique()
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
-    _caption(
-        fig,
+    caption = (
         f"{runs} seeds ({frame['point_id'].nunique()} Saltelli points x {spec.replicates} "
-        f"replicates); error bars: 95% bootstrap intervals; {_settings(spec)}",
+        f"replicates); error bars: 95% bootstrap intervals; {_settings(spec)}"
     )
-    return [*_save(fig, out, "sensitivity"), csv]
+    return [*_finish(fig, out, "sensitivity", caption, 0.04), csv]
 
 
 def generic(frame: pd.DataFrame, spec: SweepSpec, out: Path) -> list[Path]:
@@ -329,9 +326,8 @@ def generic(frame: pd.DataFrame, spec: SweepSpec, out: Path) -> list[Path]:
             ax.set_xlabel(name)
             ax.set_ylabel(LABELS[output], fontsize=7)
     axes[0, 0].legend(fontsize=7)
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
-    _caption(fig, f"{final['seed'].nunique()} seeds; values at the horizon; {_settings(spec)}")
-    return _save(fig, out, "outputs_at_horizon")
+    caption = f"{final['seed'].nunique()} seeds; values at the horizon; {_settings(spec)}"
+    return _finish(fig, out, "outputs_at_horizon", caption, 0.03)
 
 
 DRAW = {
@@ -352,5 +348,5 @@ def make_figures(directory: str | Path) -> list[Path]:
     if manifest.get("status") != "complete":
         raise ValueError(f"{directory}: sweep not complete; re-run the sweep command to finish it")
     spec = spec_from_definition(manifest["definition"])
-    frame = load(directory)
+    frame = read_chunks(directory, manifest)
     return DRAW[spec.kind](frame, spec, directory / FIGURES)

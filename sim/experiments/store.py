@@ -337,12 +337,20 @@ class Store:
         self._last_flush = time.monotonic()
 
 
-def verify(directory: str | Path) -> list[str]:
-    """Chunks whose file is missing or whose sha256 differs from the manifest."""
-    directory = Path(directory)
+def results_manifest(directory: Path) -> dict[str, Any]:
+    """The manifest of a results directory; :class:`StoreError` when there is none."""
     manifest = read_manifest(directory)
     if manifest is None:
         raise StoreError(f"{directory}: no {MANIFEST}; not a results directory")
+    return manifest
+
+
+def verify(directory: str | Path, manifest: dict[str, Any] | None = None) -> list[str]:
+    """Chunks whose file is missing or whose sha256 differs from the manifest (read from
+    ``directory`` when not given)."""
+    directory = Path(directory)
+    if manifest is None:
+        manifest = results_manifest(directory)
     bad = []
     for name, entry in manifest.get("chunks", {}).items():
         path = directory / CHUNKS / name
@@ -358,15 +366,18 @@ def load(directory: str | Path, *, check: bool = False) -> pd.DataFrame:
     ``check=True`` verifies every chunk's checksum first. Loading a sweep that is not complete
     warns and returns what is there."""
     directory = Path(directory)
-    manifest = read_manifest(directory)
-    if manifest is None:
-        raise StoreError(f"{directory}: no {MANIFEST}; not a results directory")
+    manifest = results_manifest(directory)
     if check:
-        bad = verify(directory)
+        bad = verify(directory, manifest)
         if bad:
             raise StoreError(f"{directory}: chunk {bad[0]} fails its checksum")
     if manifest.get("status") != "complete":
         warnings.warn(f"{directory}: sweep not complete; loading the finished runs", stacklevel=2)
+    return read_chunks(directory, manifest)
+
+
+def read_chunks(directory: Path, manifest: dict[str, Any]) -> pd.DataFrame:
+    """The chunks listed in ``manifest`` as one frame (see :func:`load`)."""
     names = sorted(manifest.get("chunks", {}))
     if not names:
         return pd.DataFrame()
