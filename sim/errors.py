@@ -67,7 +67,8 @@ def short_repr(value: Any, limit: int = 80) -> str:
 
 def join_path(parts: Sequence[str | int], data: Any) -> str:
     """A field's full path from a pydantic location, naming list items by their ``name``
-    where the input gives one: ``("providers", 1, "margin")`` -> ``providers[partner-cloud].margin``."""
+    where the input gives one: ``("providers", 1, "margin")`` gives
+    ``providers[partner-cloud].margin``."""
     out = ""
     node = data
     for part in parts:
@@ -164,7 +165,9 @@ def format_validation_error(
             return inner
         if inner.path:  # a field of the model at ``path``: join the paths
             return InputError(
-                f"{path}.{inner.path}{inner.detail}", path=f"{path}.{inner.path}", detail=inner.detail
+                f"{path}.{inner.path}{inner.detail}",
+                path=f"{path}.{inner.path}",
+                detail=inner.detail,
             )
         return InputError(f"{path}: {inner}", path=path)
     if kind == "extra_forbidden":

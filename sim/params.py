@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from pydantic import ValidationError, model_validator
 
@@ -42,7 +42,7 @@ from sim.errors import (
     short_repr,
     unknown_choice,
 )
-from sim.rules import RULES
+from sim.rules import Rule
 from sim.schema import (
     FieldDoc,
     Flag,
@@ -50,23 +50,28 @@ from sim.schema import (
     Name,
     Number,
     Whole,
-    choice,
     describe,
     param,
 )
 
-CHANNELS = ("direct", "partner", "domestic", "open")
+Channel = Literal["direct", "partner", "domestic", "open"]
+Origin = Literal["", "home", "rival"]
+Strategy = Literal["allow", "restrict"]
+FixedChoice = Literal["", "allow", "restrict"]
+Controls = Literal["off", "on"]
+PriceRule = Literal["fixed", "best_response", "price_war"]
+NetworkKind = Literal["none", "small_world", "scale_free", "block"]
+
+CHANNELS: tuple[str, ...] = get_args(Channel)
 API_FOREIGN_CHANNELS = ("direct", "partner")
 ORIGINS = ("home", "rival")
-STRATEGIES = ("allow", "restrict")
-FIXED_CHOICES = ("", "allow", "restrict")
-CONTROLS = ("off", "on")
-PRICE_RULES = ("fixed", "best_response", "price_war")
-NETWORK_KINDS = ("none", "small_world", "scale_free", "block")
+STRATEGIES: tuple[str, ...] = get_args(Strategy)
+FIXED_CHOICES: tuple[str, ...] = get_args(FixedChoice)
+CONTROLS: tuple[str, ...] = get_args(Controls)
+PRICE_RULES: tuple[str, ...] = get_args(PriceRule)
+NETWORK_KINDS: tuple[str, ...] = get_args(NetworkKind)
 TASTE_KINDS = ("foreign", "domestic", "open")
 """Kinds of option an enterprise has a persistent taste for (section 7.1 of the ODD)."""
-
-Rule = choice(*RULES)
 
 
 class Provider(Frozen):
@@ -75,7 +80,7 @@ class Provider(Frozen):
     ``open`` models are self-hosted by enterprises and reachable whatever anyone decides."""
 
     name: Name = param(..., unit="-", meaning="label shown in outputs", source="scenario")
-    channel: choice(*CHANNELS) = param(  # type: ignore[valid-type]
+    channel: Channel = param(
         ...,
         unit="-",
         meaning="direct: the lab's own API; partner: served through a rival-region joint "
@@ -84,7 +89,7 @@ class Provider(Frozen):
         source="model brief (the lab's API vs the cloud's China region run by 21Vianet; "
         "Llama, Qwen and DeepSeek open weights)",
     )
-    origin: choice("", *ORIGINS) = param(  # type: ignore[valid-type]
+    origin: Origin = param(
         "",
         unit="-",
         meaning="region the model comes from; direct and partner are home, domestic is rival, "
@@ -152,13 +157,13 @@ class Provider(Frozen):
         meaning="c: how far a home mandate legally reaches this channel",
         source="assumption; a locally operated joint venture is partly outside its reach",
     )
-    initial_strategy: choice(*STRATEGIES) = param(  # type: ignore[valid-type]
+    initial_strategy: Strategy = param(
         "allow",
         unit="-",
         meaning="strategy at step 0 (an event sets the strategy at its month)",
         source="pre-July-2024 state",
     )
-    fixed_strategy: choice(*FIXED_CHOICES) = param(  # type: ignore[valid-type]
+    fixed_strategy: FixedChoice = param(
         "",
         unit="-",
         meaning="if set, the provider always plays this (counterfactuals)",
@@ -365,7 +370,7 @@ class Segment(Frozen):
         "(foreign, domestic, open), drawn once",
         source="assumption",
     )
-    barred_channels: tuple[choice(*CHANNELS), ...] = param(  # type: ignore[valid-type]
+    barred_channels: tuple[Channel, ...] = param(
         (),
         unit="-",
         meaning="channels members may not use (compliance, procurement rules)",
@@ -376,7 +381,7 @@ class Segment(Frozen):
 class Network(Frozen):
     """The enterprises' interaction network (peers, suppliers, shared tooling)."""
 
-    kind: choice(*NETWORK_KINDS) = param(  # type: ignore[valid-type]
+    kind: NetworkKind = param(
         "none",
         unit="-",
         meaning="none; small_world (Watts-Strogatz); scale_free (Barabasi-Albert); block "
@@ -563,8 +568,7 @@ class Params(Frozen):
         low=0.0,
         high=1.0,
         unit="1/step per unit share",
-        meaning="eta: domestic catch-up per month per unit of own user share (learning by "
-        "doing)",
+        meaning="eta: domestic catch-up per month per unit of own user share (learning by doing)",
         source="assumption (Arthur 1989 increasing returns)",
     )
     rival_subsidy: Number = param(
@@ -589,8 +593,7 @@ class Params(Frozen):
         low=0.0,
         high=1e6,
         unit="$M/step per unit share x quality",
-        meaning="sigma: the provider's internalized expected cost of misuse per unit of "
-        "exposure",
+        meaning="sigma: the provider's internalized expected cost of misuse per unit of exposure",
         source="assumption",
     )
     home_enforcement: Number = param(
@@ -735,13 +738,13 @@ class Params(Frozen):
         meaning="forgetting of Roth-Erev propensities",
         source="Roth & Erev 1995",
     )
-    home_policy: choice(*STRATEGIES) = param(  # type: ignore[valid-type]
+    home_policy: Strategy = param(
         "allow",
         unit="-",
         meaning="home government's policy at step 0 (an event sets it at its month)",
         source="July 2024: no mandate",
     )
-    rival_policy: choice(*STRATEGIES) = param(  # type: ignore[valid-type]
+    rival_policy: Strategy = param(
         "allow",
         unit="-",
         meaning="rival government's policy at step 0 (an event sets it at its month)",
@@ -818,7 +821,7 @@ class Params(Frozen):
         source="assumption; Epoch AI (2025): rival compute grew 3x a year against 5x at the "
         "frontier under the 2022-2023 rules",
     )
-    home_controls: choice(*CONTROLS) = param(  # type: ignore[valid-type]
+    home_controls: Controls = param(
         "off",
         unit="-",
         meaning="compute export controls at step 0 (an event sets them at its month)",
@@ -876,7 +879,7 @@ class Params(Frozen):
         source="assumption; off in the first version",
     )
     # --- domestic pricing (off by default) ---
-    price_rule: choice(*PRICE_RULES) = param(  # type: ignore[valid-type]
+    price_rule: PriceRule = param(
         "fixed",
         unit="-",
         meaning="how domestic providers set prices: fixed; best_response (logit-demand price "
@@ -889,8 +892,7 @@ class Params(Frozen):
         low=0.0,
         high=1.0,
         unit="fraction/step",
-        meaning="share of the distance to its target price a domestic provider moves each "
-        "month",
+        meaning="share of the distance to its target price a domestic provider moves each month",
         source="assumption",
     )
     price_war_cut: Number = param(
@@ -1234,12 +1236,16 @@ def _merge_named(
     if not isinstance(patches, list):
         raise InputError(f"{table}={short(patches)}: expected a list of tables ([[{table}]])")
     items = [dict(i) for i in base_items]
+    seen: set[str] = set()
     for index, patch in enumerate(patches):
         if not isinstance(patch, Mapping):
             raise InputError(f"{table}[{index}]={short(patch)}: expected a table")
         name = patch.get("name")
         if not isinstance(name, str):
             raise InputError(f"{table}[{index}]: missing required key 'name'")
+        if name in seen:
+            raise InputError(f"{table}[{name}]: duplicate name {name!r} in this file")
+        seen.add(name)
         patch = dict(patch)
         remove = patch.pop("remove", False)
         if not isinstance(remove, bool):
@@ -1388,9 +1394,7 @@ def parameter_table() -> list[FieldDoc]:
         ("network.", Network),
         ("events[].", Event),
     ):
-        rows += [
-            FieldDoc(**{**d.__dict__, "name": prefix + d.name}) for d in describe(model)
-        ]
+        rows += [FieldDoc(**{**d.__dict__, "name": prefix + d.name}) for d in describe(model)]
     return rows
 
 

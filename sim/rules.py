@@ -27,6 +27,7 @@ Rules
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal, get_args
 
 import numpy as np
 from numpy.typing import NDArray
@@ -36,7 +37,8 @@ RandomSource = np.random.Generator | Sequence[np.random.Generator]
 Actions = NDArray[np.int8]
 Float = NDArray[np.float64]
 
-RULES = ("best_response", "logit", "fermi", "fictitious_play", "roth_erev", "fixed")
+Rule = Literal["best_response", "logit", "fermi", "fictitious_play", "roth_erev", "fixed"]
+RULES: tuple[str, ...] = get_args(Rule)
 _TINY = 1e-12
 
 

@@ -73,11 +73,6 @@ Flag = Annotated[bool, BeforeValidator(_flag)]
 Name = Annotated[str, BeforeValidator(_text), StringConstraints(pattern=NAME_PATTERN)]
 
 
-def choice(*options: str) -> Any:
-    """A ``Literal`` of ``options`` that refuses non-strings with "expected a string"."""
-    return Annotated[Literal[options], BeforeValidator(_text)]  # type: ignore[valid-type]
-
-
 def param(
     default: Any,
     *,
@@ -103,6 +98,10 @@ class Frozen(BaseModel):
             super().__init__(**data)
         except _ValidationError as exc:
             raise format_validation_error(exc, type(self), data) from None
+
+    def replace(self, **changes: Any) -> typing.Self:
+        """A validated copy with ``changes`` applied (field names of this model)."""
+        return type(self).parse({**self.model_dump(), **changes})
 
     @classmethod
     def parse(cls, data: Any, prefix: str = "") -> typing.Self:
@@ -148,7 +147,7 @@ def _kind(annotation: Any) -> tuple[str, tuple[str, ...] | None, type[BaseModel]
         members = [a for a in get_args(annotation) if a is not type(None)]
         return _kind(members[0])
     if origin is tuple:
-        inner, _, nested = _kind(get_args(annotation)[0])
+        _, _, nested = _kind(get_args(annotation)[0])
         if nested is not None:
             return "tables", None, nested
         options = _kind(get_args(annotation)[0])[1]

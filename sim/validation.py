@@ -632,7 +632,7 @@ def fixed_strategy_params(n_enterprises: int) -> Params:
     draws are the only noise left."""
     seed = load_scenario("seed")
     providers = tuple(
-        dataclasses.replace(p, fixed_strategy="restrict", initial_strategy="restrict")
+        p.replace(fixed_strategy="restrict", initial_strategy="restrict")
         if p.channel == "direct"
         else p
         for p in seed.providers
@@ -891,7 +891,7 @@ def check_sf4_protection(
     gaps, means, ses, per_level = [], [], [], []
     for raise_by in quality_raise:
         providers = tuple(
-            p if p.foreign else dataclasses.replace(p, quality=min(1.0, p.quality + raise_by))
+            p if p.foreign else p.replace(quality=min(1.0, p.quality + raise_by))
             for p in seed.providers
         )
         params = seed.replace(n_enterprises=n_enterprises, providers=providers)

@@ -15,17 +15,21 @@ Typical use::
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
 
-from sim.params import CHANNELS, Params, Provider, list_scenarios, scalar_fields
+from sim.params import SCALAR_FIELDS as SCALAR_NAMES
+from sim.params import Params, Provider, list_scenarios
 from sim.rules import RULES
+from sim.schema import FieldDoc, describe
 
-SCALAR_FIELDS = {f.name: f for f in scalar_fields()}
-PROVIDER_FIELDS = {f.name: f for f in dataclasses.fields(Provider)}
+SCALAR_FIELDS = {d.name: d for d in describe(Params) if d.name in SCALAR_NAMES}
+PROVIDER_FIELDS = {d.name: d for d in describe(Provider)}
+FOREIGN_CHANNELS = ("direct", "partner")
+# provider fields that name other entries or need a matching lineup: left at their defaults
+_LINKED_PROVIDER_FIELDS = ("origin", "excluded_segments", "licensor", "revenue_share")
 
 
 def rules() -> st.SearchStrategy[str]:
@@ -38,25 +42,27 @@ def scenario_names() -> st.SearchStrategy[str]:
     return st.sampled_from(sorted(list_scenarios()))
 
 
-def field_values(field: dataclasses.Field[Any], **float_kw: Any) -> st.SearchStrategy[Any]:
+def field_values(field: FieldDoc, **float_kw: Any) -> st.SearchStrategy[Any]:
     """Values valid for one field, over its whole documented range (ends included)."""
-    meta = field.metadata
-    kind = str(field.type)
-    if meta.get("choices") is not None:
-        return st.sampled_from(meta["choices"])
-    if kind == "bool":
+    if field.choices is not None:
+        return st.sampled_from(field.choices)
+    if field.kind == "flag":
         return st.booleans()
-    if kind == "int":
-        return st.integers(int(meta["low"]), int(meta["high"]))
-    if kind == "float":
+    if field.kind == "whole":
+        assert field.low is not None and field.high is not None
+        return st.integers(int(field.low), int(field.high))
+    if field.kind == "number":
+        assert field.low is not None and field.high is not None
         return st.floats(
-            float(meta["low"]),
-            float(meta["high"]),
+            float(field.low),
+            float(field.high),
             allow_nan=False,
             allow_infinity=False,
             **float_kw,
         )
-    raise TypeError(f"no generator for field {field.name} of type {kind}")
+    if field.kind == "text":
+        return st.just(field.default)
+    raise TypeError(f"no generator for field {field.name} of kind {field.kind}")
 
 
 @st.composite
@@ -64,7 +70,7 @@ def provider(draw: st.DrawFn, name: str, channel: str) -> Provider:
     """One provider named ``name`` on ``channel`` with every other field drawn in range."""
     values: dict[str, Any] = {"name": name, "channel": channel}
     for fname, f in PROVIDER_FIELDS.items():
-        if fname in values:
+        if fname in values or fname in _LINKED_PROVIDER_FIELDS:
             continue
         if channel == "domestic" and fname in ("initial_strategy", "fixed_strategy"):
             # domestic providers always serve: only 'allow' or unset is valid
@@ -88,8 +94,7 @@ def providers(
     unique names, order shuffled so foreign and domestic providers interleave."""
     n_foreign = draw(st.integers(min_foreign, max_foreign))
     n_domestic = draw(st.integers(min_domestic, max_domestic))
-    foreign_channels = [c for c in CHANNELS if c != "domestic"]
-    channels = [draw(st.sampled_from(foreign_channels)) for _ in range(n_foreign)]
+    channels = [draw(st.sampled_from(FOREIGN_CHANNELS)) for _ in range(n_foreign)]
     channels += ["domestic"] * n_domestic
     order = draw(st.permutations(range(len(channels))))
     return tuple(draw(provider(f"p{i}", channels[k])) for i, k in enumerate(order))

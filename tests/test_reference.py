@@ -8,7 +8,6 @@ both must have consumed exactly the same number of draws (generator states equal
 from __future__ import annotations
 
 import copy
-import dataclasses
 
 import numpy as np
 import pytest
@@ -91,10 +90,8 @@ def test_engine_matches_reference_defaults_long_run() -> None:
 def test_engine_matches_reference_with_fixed_strategies() -> None:
     base = load_scenario("seed")
     providers = list(base.providers)
-    providers[0] = dataclasses.replace(
-        providers[0], fixed_strategy="allow", initial_strategy="restrict"
-    )
-    providers[1] = dataclasses.replace(providers[1], fixed_strategy="restrict")
+    providers[0] = providers[0].replace(fixed_strategy="allow", initial_strategy="restrict")
+    providers[1] = providers[1].replace(fixed_strategy="restrict")
     params = lively(base, "logit", circumvention=True).replace(providers=tuple(providers))
     assert_step_matches(params, seeds=[7, 8], steps=8)
 

@@ -42,13 +42,13 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from sim.errors import unknown_choice
 from sim.params import (
+    PROVIDER_FIELDS,
+    SCALAR_FIELDS,
     Params,
-    Provider,
-    field_names,
     list_scenarios,
     load_scenario,
-    unknown_choice,
 )
 
 SAMPLERS = ("grid", "lhs", "sobol", "saltelli")
@@ -75,9 +75,7 @@ TOP_KEYS = (
 DIMENSION_KEYS = ("values", "range", "levels", "scale")
 DEFAULT_UNIT_REPLICATES = 10
 SCENARIO_DIMENSION = "scenario"
-_PROVIDER_VARIABLE = tuple(
-    f.name for f in dataclasses.fields(Provider) if f.name not in ("name", "channel")
-)
+_PROVIDER_VARIABLE = tuple(f for f in PROVIDER_FIELDS if f not in ("name", "channel"))
 
 
 def _check_sweep_name(name: Any) -> str:
@@ -192,21 +190,7 @@ def build_params(base: str, changes: Mapping[str, Any]) -> Params:
     """``load_scenario(base)`` with scalar and ``<provider>.<field>`` changes applied."""
     changes = dict(changes)
     params = _scenario(str(changes.pop(SCENARIO_DIMENSION, base)))
-    scalars = {k: v for k, v in changes.items() if "." not in k}
-    per_provider: dict[str, dict[str, Any]] = {}
-    for key, value in changes.items():
-        if "." in key:
-            provider, fieldname = key.split(".", 1)
-            per_provider.setdefault(provider, {})[fieldname] = value
-    if scalars:
-        params = params.replace(**scalars)
-    if per_provider:
-        params = params.replace(
-            providers=tuple(
-                dataclasses.replace(p, **per_provider.get(p.name, {})) for p in params.providers
-            )
-        )
-    return params
+    return params.replace(**changes)
 
 
 def point_value(params: Params, name: str, requested: Any) -> Any:
@@ -240,7 +224,7 @@ def _check_name(where: str, name: str, base: Params, sampler: str) -> None:
         if fieldname not in _PROVIDER_VARIABLE:
             raise unknown_choice(f"{where}: unknown provider field", fieldname, _PROVIDER_VARIABLE)
         return
-    valid = [n for n in field_names() if n != "providers"] + [SCENARIO_DIMENSION]
+    valid = [*SCALAR_FIELDS, SCENARIO_DIMENSION]
     if name not in valid:
         raise unknown_choice(f"{where}: unknown parameter", name, valid)
 

@@ -1,7 +1,7 @@
 """The page's controls: Mesa ``model_params`` built from the parameter metadata.
 
 Every lever is a real :class:`~sim.params.Params` field. A slider's range is the field's
-validation range ``[low, high]`` (``dataclasses.fields(Params)`` metadata) intersected with a
+validation range ``[low, high]`` (:func:`sim.params.field_doc`) intersected with a
 display window: a slider from 0 to 10^6 cannot be moved by hand, so fields whose valid range is
 unbounded in practice get a narrower window, stated once in :data:`LEVERS`. The window is
 widened to take in the scenario's own value, and it is never allowed to leave the valid range,
@@ -14,12 +14,11 @@ moving a control overrides that one field when the model is rebuilt (Reset).
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
 
-from sim.params import Params, load_scenario
+from sim.params import field_doc, load_scenario
 
 
 @dataclass(frozen=True)
@@ -59,10 +58,7 @@ DEFAULT_SCENARIO = "seed"
 
 def field_metadata(name: str) -> dict[str, Any]:
     """The validation metadata (unit, low, high, choices, ...) of ``Params`` field ``name``."""
-    for f in dataclasses.fields(Params):
-        if f.name == name:
-            return dict(f.metadata)
-    raise ValueError(f"field={name!r}: not a Params field")
+    return dict(field_doc(name).__dict__)
 
 
 def slider_range(lever: Lever, value: float) -> tuple[float, float, float]:
@@ -80,7 +76,7 @@ def slider_range(lever: Lever, value: float) -> tuple[float, float, float]:
 
 
 def _is_int_field(name: str) -> bool:
-    return next(str(f.type) for f in dataclasses.fields(Params) if f.name == name) == "int"
+    return field_doc(name).kind == "whole"
 
 
 def model_params(scenario: str = DEFAULT_SCENARIO) -> dict[str, Any]:
