@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import mesa
 
 from sim.engine import POLICY_NAMES
+from sim.params import TASTE_KINDS
 
 if TYPE_CHECKING:
     from sim.model import TechCompetitionModel
@@ -37,7 +38,12 @@ class FirmAgent(mesa.Agent):
 
     @property
     def origin(self) -> str:
-        return "home" if self.spec.foreign else "rival"
+        return self.spec.resolved_origin
+
+    @property
+    def price(self) -> float:
+        """Current price (index)."""
+        return self._provider_value("price")
 
     @property
     def strategy(self) -> str:
@@ -66,6 +72,11 @@ class FirmAgent(mesa.Agent):
         """Fraction of rival-region enterprises using this provider."""
         return self._provider_value("share")
 
+    @property
+    def spend_share(self) -> float:
+        """Fraction of rival-region spend on this provider."""
+        return self._provider_value("spend_share")
+
 
 class GovernmentAgent(mesa.Agent):
     """The home or rival government; its policy is ``"allow"`` or ``"restrict"``."""
@@ -84,13 +95,42 @@ class GovernmentAgent(mesa.Agent):
 
 
 class EnterpriseAgent(mesa.Agent):
-    """A rival-region enterprise; ``provider`` is the :class:`FirmAgent` it uses, or None."""
+    """A rival-region enterprise; ``provider`` is the :class:`FirmAgent` it uses, or None;
+    ``segment`` the name of its segment, ``size`` its spend (relative), ``neighbors`` the
+    enterprises it is linked to in the network."""
 
     model: TechCompetitionModel
 
     def __init__(self, model: TechCompetitionModel, index: int) -> None:
         super().__init__(model)
         self.index = index
+
+    @property
+    def segment(self) -> str:
+        core = self.model.core
+        return core.segment_names[int(core.segment_of[self.index])]
+
+    @property
+    def size(self) -> float:
+        return float(self.model.state.population.size[0, self.index])
+
+    @property
+    def neighbors(self) -> list[EnterpriseAgent]:
+        graph = self.model.state.population.graph
+        if graph is None:
+            return []
+        start, stop = graph.indptr[self.index], graph.indptr[self.index + 1]  # type: ignore[attr-defined]
+        everyone = self.model.enterprises
+        return [everyone[int(k)] for k in graph.indices[start:stop]]  # type: ignore[attr-defined]
+
+    @property
+    def taste(self) -> dict[str, float]:
+        """Persistent taste (quality units) for each option kind; zeros without tastes."""
+        taste = self.model.state.population.taste
+        kinds = TASTE_KINDS
+        if taste is None:
+            return dict.fromkeys(kinds, 0.0)
+        return {k: float(v) for k, v in zip(kinds, taste[self.index], strict=True)}
 
     @property
     def provider_index(self) -> int | None:

@@ -148,9 +148,7 @@ def _run(args: argparse.Namespace) -> int:
         if args.out.is_dir():
             raise UserError(f"--out {args.out}: is a directory; expected a Parquet file name")
         check_writable(args.out.parent, "--out")
-    frame = run_batch(params, [args.rng], args.steps)
-    assert not isinstance(frame, tuple)
-    frame = frame.drop(columns="run")
+    frame = run_batch(params, [args.rng], args.steps).model.drop(columns="run")
     frame.insert(0, "seed", args.rng)
     if args.out is None:
         print(frame.to_string(index=False))

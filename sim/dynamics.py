@@ -1,30 +1,50 @@
-r"""Dynamics: enterprise provider choice and capability growth. Pure functions of arrays.
+r"""Dynamics: enterprise provider choice, capability, compute and prices. Pure functions.
 
-Shapes: ``R`` runs, ``N`` enterprises, ``J`` providers, ``K = J + 1`` options (the last is no
-provider). Enterprise choices are integer option indices ``(R, N)``.
+Shapes: ``R`` runs, ``N`` enterprises (flat index ``r N + i`` where runs are stacked), ``S``
+segments, ``J`` providers, ``K = J + 1`` options (the last is no provider). Enterprise choices
+are integer option indices ``(R, N)``; counts and spend are kept per segment, ``(R, S, K)``.
 
 Enterprise choice (each step)
-    an enterprise revises with probability ``rho``, and always when its provider became
-    unreachable (forced migration); a reviser on option ``c`` moves to ``j`` with probability
-    ``P[c, j]`` from :func:`sim.payoffs.transition_probabilities`. Two uniforms per enterprise
-    are drawn every step (revise?, which option?), whatever the state.
+    an enterprise of segment ``s`` revises with probability ``rho_s``, and always when its
+    option became unavailable to it (forced migration); a reviser on option ``c`` moves to
+    ``j`` with probability ``softmax_j(U_scj + mu_s (e_i,kind(j) + beta_peer x_ij))`` where
+    ``U`` are the segment's utilities (:func:`sim.payoffs.transition_utilities`), ``e_i`` its
+    persistent tastes and ``x_ij`` the spend-weighted share of its neighbours on ``j`` at the
+    start of the step (all enterprises move simultaneously). Two uniforms per enterprise are
+    drawn every step (revise?, which option?), whatever the state.
 
-Capability (each step, after choices)
-    q_d <- q_d + (eta * s_d + subsidy + chi * s_foreign) * (F - q_d)     domestic providers
-    F   <- F * (1 + g)                                                   the frontier
-    q_i  = r_i * F                                                       foreign providers
-where ``s_d`` is provider ``d``'s usage share and ``s_foreign`` the total foreign usage. Domestic
+Capability (each step, after choices; absolute qualities, frontier ``F``)
+    q_d <- min(q_d + r_d (F - q_d) + psi max(P - q_d, 0), F)        domestic providers
+    r_d  = eta s_d + subsidy + chi s_foreign + omega c_d              (clipped to [0, 1])
+    P    = best quality among domestic providers and open models     (knowledge pool)
+    q_o <- q_o + (F - q_o) / L                                        open, home origin
+    q_o <- q_o + rho_o max(P_dom - q_o, 0)                            open, rival origin
+    F   <- F (1 + g)   (or F (1 + g)^k every k months: discrete releases)
+    q_i  = r_i F                                                      foreign providers
+    c_d <- (c_d (1 - delta) + (1 - xi [controls on]) (kappa_c R_d + b_c)) / (1 + gamma_F)
+where ``s_d`` is provider ``d``'s spend share, ``s_foreign`` the foreign providers' total,
+``c_d`` its compute relative to the frontier lab's and ``R_d`` its revenue ($M/step). Domestic
 quality never decreases and never passes the frontier.
+
+Steady state with constant shares (continuous frontier growth, no diffusion): the relative gap
+``x_d = 1 - q_d / F`` obeys ``x' = (g + x (1 - r)) / (1 + g)``, so
+``x* = g / (g + r*)``, with ``c* = (1 - xi) (kappa_c R + b_c) / (gamma_F + delta)`` in
+``r* = eta s + subsidy + chi s_F + omega c*``; home-origin open models settle at relative
+quality ``1 / (1 + g L)``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from sim.rules import RandomSource, inverse_cdf, uniform
+
+if TYPE_CHECKING:
+    from sim.core import Core
+    from sim.network import Graph
 
 Float = NDArray[np.float64]
 Bool = NDArray[np.bool_]
@@ -39,73 +59,184 @@ def option_counts(choice: NDArray[np.integer[Any]], n_options: int) -> Counts:
     return np.bincount(flat, minlength=runs * n_options).reshape(runs, n_options)
 
 
-def _cdf(probabilities: Float) -> Float:
+def segment_totals(
+    choice: Choices,
+    segment_of: NDArray[np.integer[Any]],
+    n_segments: int,
+    n_options: int,
+    weight: Float | None = None,
+) -> Float | Counts:
+    """Enterprises (or their ``weight``, ``(R, N)``) on each option by segment, ``-> (R, S, K)``."""
+    runs = choice.shape[0]
+    cell = (np.arange(runs)[:, None] * n_segments + segment_of) * n_options + choice
+    size = runs * n_segments * n_options
+    w = None if weight is None else weight.ravel()
+    out = np.bincount(cell.ravel(), weights=w, minlength=size)
+    return out.reshape(runs, n_segments, n_options)
+
+
+def cdf(probabilities: Float) -> Float:
     """Cumulative sums along the last axis, the last set to exactly 1 (rows sum to one up to
     rounding; a uniform can never fall past the last option)."""
-    cdf = np.cumsum(probabilities, axis=-1)
-    cdf[..., -1] = 1.0
-    return cdf
+    out = np.cumsum(probabilities, axis=-1)
+    out[..., -1] = 1.0
+    return out
 
 
-def initial_choices(probabilities: Float, n_enterprises: int, rng: RandomSource) -> Choices:
-    """Step-0 adoption: every enterprise draws from ``probabilities`` ``(R, K)``."""
-    u = uniform(rng, (probabilities.shape[0], n_enterprises))
-    return inverse_cdf(_cdf(probabilities)[:, None, :], u).astype(np.int16)
+def draw_initial(probabilities: Float, runs: int, n: int, rng: RandomSource) -> Choices:
+    """Step-0 adoption: enterprise ``i`` of run ``r`` draws its option from
+    ``probabilities`` broadcast to ``(R, N, K)`` with one uniform (inverse CDF)."""
+    u = uniform(rng, (runs, n))
+    return inverse_cdf(cdf(probabilities), u).astype(np.int16)
+
+
+def logit_rows(utility: Float) -> Float:
+    """Normalized ``exp(u - max u)`` along the last axis (``-inf``: probability 0)."""
+    weights = np.exp(utility - utility.max(axis=-1, keepdims=True))
+    return weights / weights.sum(axis=-1, keepdims=True)
 
 
 def choose_providers(
+    core: Core,
     choice: Choices,
     counts: Counts,
-    transition: Float,
+    utilities: Float,
     forced: Bool,
-    revision_rate: float,
     rng: RandomSource,
-) -> tuple[Choices, Counts]:
+    personal: Personal | None,
+) -> tuple[Choices, Counts, NDArray[np.intp], NDArray[np.intp], NDArray[np.intp]]:
     """One step of enterprise choice.
 
-    choice ``(R, N)``, counts ``(R, K)`` (kept in step with ``choice``), transition
-    ``(R, K, K)``, forced ``(R, K)`` (options whose users must move). Returns new choices and
-    counts; only revisers are touched, so the work after the draws is proportional to them.
+    choice ``(R, N)``, counts ``(R, S, K)`` (kept in step with ``choice``), utilities
+    ``(R, S, K, K)`` (:func:`sim.payoffs.transition_utilities`), forced ``(R, S, K)`` (options
+    whose users in that segment must move); ``personal`` carries the tastes and network when an
+    enterprise's utilities are its own. Returns the new choices and counts, and the flat index,
+    old and new option of every reviser (only revisers are touched, so the work after the draws
+    is proportional to them).
     """
     runs, n = choice.shape
-    n_options = transition.shape[-1]
+    n_segments, n_options = counts.shape[1], counts.shape[2]
     u_revise = uniform(rng, (runs, n))
     u_option = uniform(rng, (runs, n))
-    revising = u_revise < revision_rate
+    revising = u_revise < core.revision_threshold
     if (forced & (counts > 0)).any():  # look up who must move only if anyone must
-        revising |= np.take_along_axis(forced, choice.astype(np.intp), axis=-1)
+        cell = core.segment_of.astype(np.intp) * n_options + choice
+        revising |= np.take_along_axis(forced.reshape(runs, -1), cell, axis=-1)
     flat = np.flatnonzero(revising)
     run_of = flat // n
+    who = flat % n
+    seg = core.segment_of[who].astype(np.intp)
     old = choice.ravel()[flat].astype(np.intp)
-    rows = _cdf(transition)[run_of, old]  # (M, K)
-    new = inverse_cdf(rows, u_option.ravel()[flat])
+    if personal is None:
+        rows = cdf(transition_from(utilities))[run_of, seg, old]  # (M, K)
+        new = inverse_cdf(rows, u_option.ravel()[flat])
+    else:
+        utility = utilities[run_of, seg, old] + personal.adjustment(core, flat, seg, choice)
+        weights = np.exp(utility - utility.max(axis=-1, keepdims=True))
+        cumulative = np.cumsum(weights, axis=-1)
+        new = inverse_cdf(cumulative, u_option.ravel()[flat] * cumulative[:, -1])
     updated = choice.copy()
     updated.reshape(-1)[flat] = new
-    delta = np.bincount(run_of * n_options + new, minlength=runs * n_options)
-    delta -= np.bincount(run_of * n_options + old, minlength=runs * n_options)
-    return updated, counts + delta.reshape(runs, n_options)
+    cell_of = (run_of * n_segments + seg) * n_options
+    size = runs * n_segments * n_options
+    delta = np.bincount(cell_of + new, minlength=size) - np.bincount(cell_of + old, minlength=size)
+    return updated, counts + delta.reshape(counts.shape), flat, old, new
+
+
+def transition_from(utilities: Float) -> Float:
+    """Transition probabilities ``(R, S, K, K)`` from shifted utilities."""
+    weights = np.exp(utilities)
+    return weights / weights.sum(axis=-1, keepdims=True)
+
+
+class Personal:
+    """What makes an enterprise's utilities its own: persistent tastes ``(R N, T)`` for the
+    option kinds of :data:`sim.params.TASTE_KINDS` and the network (neighbours' spend shares),
+    added as ``mu_s (e_i,kind(j) + beta_peer x_ij)``."""
+
+    def __init__(self, taste: Float | None, graph: Graph | None, size: Float) -> None:
+        self.taste = taste
+        self.graph = graph
+        self.weight = size.ravel()
+
+    def adjustment(
+        self, core: Core, flat: NDArray[np.intp], seg: NDArray[np.intp], choice: Choices
+    ) -> Float:
+        """``mu_s (e_i,kind(j) + beta_peer x_ij)`` for the enterprises at ``flat``, ``(M, K)``."""
+        n_options = core.n_options
+        extra = np.zeros((len(flat), n_options))
+        if self.taste is not None:
+            extra[:, :-1] = self.taste[flat][:, core.taste_kind]
+        if self.graph is not None and core.flags.peers:
+            from sim.network import neighbour_shares
+
+            shares = neighbour_shares(self.graph, flat, choice.ravel(), self.weight, n_options)
+            extra += core.params.peer_effect * shares
+        return np.asarray(core.mu[seg][:, None] * extra)
 
 
 def grow_capability(
+    core: Core,
     quality: Float,
     frontier: Float,
+    compute: Float,
     usage: Float,
-    *,
-    domestic: Bool,
-    relative_foreign: Float,
-    learning_rate: float,
-    subsidy: float,
-    spillover: float,
-    growth: float,
-) -> tuple[Float, Float]:
-    """Advance absolute qualities ``(R, J)`` and the frontier ``(R,)`` by one step.
-
-    ``usage`` ``(R, J)`` are provider usage shares after this step's choices.
-    """
-    foreign_usage = (usage * ~domestic).sum(-1, keepdims=True)
-    rate = np.clip(learning_rate * usage + subsidy + spillover * foreign_usage, 0.0, 1.0)
+    revenue: Float,
+    controls: NDArray[np.int8],
+    month: int,
+) -> tuple[Float, Float, Float]:
+    """Advance absolute qualities ``(R, J)``, the frontier ``(R,)`` and relative compute
+    ``(R, J)`` by one step (the module docstring's equations). ``usage`` ``(R, J)`` are spend
+    shares after this step's choices, ``revenue`` ``(R, J)`` the providers' revenue ($M/step),
+    ``controls`` ``(R,)`` whether compute export controls are on; ``month`` the step entered."""
+    p = core.params
+    flags = core.flags
+    domestic = core.domestic
+    foreign_usage = (usage * core.foreign).sum(-1, keepdims=True)
+    rate = p.learning_rate * usage + p.rival_subsidy + p.spillover_rate * foreign_usage
+    if flags.compute:
+        rate = rate + p.compute_effect * compute
+    rate = np.clip(rate, 0.0, 1.0)
+    top = frontier[:, None]
     # The clip guards against rounding past the frontier when the rate is 1.
-    caught_up = np.minimum(quality + rate * (frontier[:, None] - quality), frontier[:, None])
-    new_frontier = frontier * (1.0 + growth)
-    new_quality = np.where(domestic, caught_up, relative_foreign * new_frontier[:, None])
-    return new_quality, new_frontier
+    step = quality + rate * (top - quality)
+    if flags.diffusion or flags.open_models:
+        pool = np.where(domestic | core.open, quality, -np.inf).max(-1, keepdims=True)
+    if flags.diffusion:
+        step = step + p.diffusion_rate * np.maximum(pool - quality, 0.0)
+    caught_up = np.minimum(step, top)
+    if flags.releases:
+        k = p.frontier_release_interval
+        new_frontier = frontier * (1.0 + p.frontier_growth) ** k if month % k == 0 else frontier
+    else:
+        new_frontier = frontier * (1.0 + p.frontier_growth)
+    new_quality = np.where(domestic, caught_up, core.relative_foreign * new_frontier[:, None])
+    if flags.open_models:
+        best_domestic = np.where(domestic, quality, -np.inf).max(-1, keepdims=True)
+        home_open = quality + (top - quality) / p.open_weight_lag
+        rival_open = quality + p.open_release_rate * np.maximum(best_domestic - quality, 0.0)
+        lagged = np.minimum(np.where(core.home_origin, home_open, rival_open), top)
+        new_quality = np.where(core.open, np.maximum(lagged, quality), new_quality)
+    new_compute = compute
+    if flags.compute:
+        cut = 1.0 - p.export_control_strength * controls[:, None]
+        bought = cut * (p.compute_per_revenue * revenue + p.compute_subsidy)
+        grown = (compute * (1.0 - p.compute_depreciation) + bought) / (
+            1.0 + p.frontier_compute_growth
+        )
+        new_compute = np.where(domestic, grown, compute)
+    return new_quality, new_frontier, new_compute
+
+
+def steady_state_gap(growth: float, rate: Float | float) -> Float:
+    """Relative capability gap ``x* = g / (g + r)`` at which a domestic provider with constant
+    catch-up rate ``r`` per month keeps pace with a frontier growing at ``g`` per month."""
+    return np.asarray(growth / (growth + np.asarray(rate)))
+
+
+def steady_state_compute(
+    investment: Float | float, frontier_growth: float, depreciation: float
+) -> Float:
+    """Relative compute ``c* = I / (gamma_F + delta)`` under constant investment ``I``
+    (relative compute per month, export controls already applied)."""
+    return np.asarray(np.asarray(investment) / (frontier_growth + depreciation))

@@ -1,22 +1,31 @@
 r"""The one step function every layer shares: the Mesa model (``R = 1``), the batched engine
-and the sweep runner all call :func:`initial_state`, :func:`advance` and :func:`observe`.
+and the sweep runner all call :func:`initial_state`, :func:`advance` and :func:`observe` on a
+:class:`~sim.core.Plan` (the parameters bound into arrays, one stage per event month).
 
 One step, data flowing one way (state at ``t`` -> state at ``t + 1``):
 
+0. events: the stage starting at month ``t + 1`` (if any) comes into force and sets the state
+   its events name (policies, a provider's strategy, quality, price or compute);
 1. payoffs at the current state: providers' ALLOW/RESTRICT payoffs at their attainable
    shares under the current home policy; both governments' objectives of each policy
    (evaluated only when some actor revises or a learning rule needs them; pure, so when they
    are computed does not change what they are);
-2. decisions, simultaneously: foreign providers, then the home government, then the rival
-   government draw from their rules (fixed order of random draws); each agent revises only
-   with its revision probability; fixed strategies override;
-3. dynamics: reachability follows the new decisions; enterprises choose; domestic capability
-   learns from the new usage; the frontier grows;
+2. decisions, simultaneously: foreign providers, then the home government's mandate, then the
+   rival government, then (when it decides them) the home government's compute controls draw
+   from their rules (fixed order of random draws); each revises only with its revision
+   probability; fixed strategies override; domestic providers set prices by their price rule
+   (deterministic);
+3. dynamics: reachability follows the new decisions; enterprises choose; capability, compute
+   and open models grow from the new usage; the frontier grows;
 4. outputs: :func:`observe` reduces the new state to the reported quantities.
 
-Random draws per step, in order, from each run's own generator: firm revision ``(J_f,)``, firm
-rule, home revision ``(1,)``, home rule, rival revision ``(1,)``, rival rule, enterprise
-revision ``(N,)``, enterprise option ``(N,)``.
+Random draws per run, in order, from each run's own generator. At step 0: spend sizes
+``(N,)`` normals if any segment's spend varies, tastes ``(N, 3)`` normals if any segment has
+tastes, the network's draws if there is one, then adoption ``(N,)``. Each step: firm revision
+``(J_f,)``, firm rule, home revision ``(1,)``, home rule, rival revision ``(1,)``, rival rule,
+[controls revision ``(1,)``, controls rule, when the home government decides controls],
+enterprise revision ``(N,)``, enterprise option ``(N,)``. A mechanism that is off draws
+nothing, so the ``classic`` scenario draws exactly what the first version drew.
 """
 
 from __future__ import annotations
@@ -28,61 +37,28 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sim import dynamics, payoffs, rules
-from sim.params import Params
+from sim.core import ALLOW, CODE, RESTRICT, TASTES, Core, Plan, StageCore
 from sim.rules import RandomSource
 
 Float = NDArray[np.float64]
 Bool = NDArray[np.bool_]
 Strategy = NDArray[np.int8]
 
-ALLOW, RESTRICT = payoffs.ALLOW, payoffs.RESTRICT
 POLICY_NAMES = ("allow", "restrict")
+CONTROL_NAMES = ("off", "on")
 
 
 @dataclass(frozen=True)
-class Core:
-    """Array form of :class:`~sim.params.Params`, built once per model."""
+class Population:
+    """What is drawn once per run and never changes: spend per enterprise ``size (R, N)``,
+    persistent tastes ``taste (R N, T)`` (or None), the stacked network (or None)."""
 
-    params: Params
-    foreign: Bool  # (J,)
-    domestic: Bool  # (J,)
-    foreign_index: NDArray[np.intp]  # (J_f,)
-    relative_foreign: Float  # (J,) relative quality of foreign providers, 0 for domestic
-    price: Float
-    margin: Float
-    exposure: Float
-    pressure: Float
-    dependence: Float
-    coverage: Float
-    fixed: Strategy  # (J,) -1 none, 0 allow, 1 restrict
-    switching: Float  # (K, K)
-
-    @classmethod
-    def from_params(cls, params: Params) -> Core:
-        provs = params.providers
-        foreign = np.array([p.foreign for p in provs])
-
-        def column(name: str) -> Float:
-            return np.array([float(getattr(p, name)) for p in provs])
-
-        code = {"": -1, "allow": ALLOW, "restrict": RESTRICT}
-        return cls(
-            params=params,
-            foreign=foreign,
-            domestic=~foreign,
-            foreign_index=np.flatnonzero(foreign),
-            relative_foreign=np.where(foreign, column("quality"), 0.0),
-            price=column("price"),
-            margin=column("margin"),
-            exposure=np.where(foreign, column("security_exposure"), 0.0),
-            pressure=np.where(foreign, column("home_exposure"), 0.0),
-            dependence=np.where(foreign, column("rival_dependence"), 0.0),
-            coverage=np.where(foreign, column("mandate_coverage"), 0.0),
-            fixed=np.array([code[p.fixed_strategy] for p in provs], dtype=np.int8),
-            switching=payoffs.switching_costs(
-                len(provs), ~foreign, params.switching_cost, params.domestic_migration_discount
-            ),
-        )
+    size: Float
+    taste: Float | None
+    graph: object | None
+    total_spend: Float  # (R,)
+    personal: dynamics.Personal | None
+    unit_sizes: bool  # every enterprise spends 1: spend equals counts
 
 
 @dataclass(frozen=True)
@@ -92,14 +68,20 @@ class State:
     t: int
     frontier: Float  # (R,)
     quality: Float  # (R, J) absolute; relative quality is quality / frontier
-    strategy: Strategy  # (R, J); domestic providers are always ALLOW
+    strategy: Strategy  # (R, J); domestic providers and open models are always ALLOW
     home_policy: Strategy  # (R,)
     rival_policy: Strategy  # (R,)
+    controls: Strategy  # (R,) compute export controls off (0) / on (1)
+    price: Float  # (R, J)
+    compute: Float  # (R, J) relative to the frontier lab's compute (domestic providers)
     choice: NDArray[np.int16]  # (R, N) option index, J = no provider
-    counts: NDArray[np.int64]  # (R, K) enterprises on each option
+    counts: NDArray[np.int64]  # (R, S, K) enterprises on each option by segment
+    spend: Float  # (R, S, K) their spend
     firm_memory: Float  # (R, J_f, 2)
     home_memory: Float  # (R, 1, 2)
     rival_memory: Float  # (R, 1, 2)
+    controls_memory: Float  # (R, 1, 2)
+    population: Population
 
     @property
     def runs(self) -> int:
@@ -111,67 +93,46 @@ def relative_quality(state: State) -> Float:
 
 
 def reachability(core: Core, strategy: Strategy, rival_policy: Strategy) -> tuple[Bool, Bool]:
-    """(accessible, reachable only by circumvention), both ``(R, J)``."""
+    """(accessible, reachable only by circumvention), both ``(R, J)``: a foreign provider is
+    accessible when it allows and the rival does not block; domestic and open always are."""
     blocked = core.foreign & ((strategy == RESTRICT) | (rival_policy[:, None] == RESTRICT))
     accessible = ~blocked
     circumventable = blocked & core.params.circumvention
     return accessible, circumventable
 
 
-def values_of(core: Core, rel_quality: Float) -> Float:
-    p = core.params
-    return payoffs.option_values(rel_quality, core.price, p.price_sensitivity, p.outside_utility)
+def values_of(core: Core, state: State) -> Float:
+    """Option values ``(R, S, K)`` at the current qualities and prices."""
+    return payoffs.option_values(core, relative_quality(state), state.price)
 
 
-def provider_payoffs(core: Core, share: Float, rel_quality: Float, penalty: Float) -> Float:
-    """:func:`sim.payoffs.provider_payoffs` with this model's provider terms, ``(R, J, 2)``."""
-    p = core.params
-    return payoffs.provider_payoffs(
-        share,
-        rel_quality,
-        penalty,
-        price=core.price,
-        margin=core.margin,
-        dependence=core.dependence,
-        exposure=core.exposure,
-        pressure=core.pressure,
-        market_value=p.market_value,
-        security_weight=p.security_weight,
-    )
-
-
-def grow_capability(
-    core: Core, quality: Float, frontier: Float, usage: Float
-) -> tuple[Float, Float]:
-    """:func:`sim.dynamics.grow_capability` with this model's learning parameters."""
-    p = core.params
-    return dynamics.grow_capability(
-        quality,
-        frontier,
-        usage,
-        domestic=core.domestic,
-        relative_foreign=core.relative_foreign,
-        learning_rate=p.learning_rate,
-        subsidy=p.rival_subsidy,
-        spillover=p.spillover_rate,
-        growth=p.frontier_growth,
-    )
+def _licence(core: Core, values: Float, available: Bool, price: Float) -> tuple[Float, Float]:
+    """Licence income of each provider with it allowing and with it restricting, ``(R, J)``."""
+    out = []
+    for opened in (True, False):
+        shares = payoffs.shares_if(values, available, core.mu, core.serves, opened)
+        income = payoffs.licence_income(core, payoffs.aggregate(shares, core.weight), price)
+        out.append(np.diagonal(income, axis1=-2, axis2=-1))  # (R, J): row j's own income
+    return out[0], out[1]
 
 
 def firm_payoffs(core: Core, state: State, values: Float, home_policy: Strategy) -> Float:
     """ALLOW/RESTRICT payoffs of every provider at its attainable share, ``(R, J, 2)``."""
-    p = core.params
     accessible, _ = reachability(core, state.strategy, state.rival_policy)
+    available = payoffs.segment_available(core, accessible)
     # While the rival government blocks foreign services, allowing earns nothing there.
     rival_allows = (state.rival_policy == ALLOW)[:, None]
-    share = payoffs.attainable_shares(values, accessible, p.enterprise_rationality) * rival_allows
-    penalty = payoffs.expected_penalty(home_policy, p.home_enforcement, p.home_fine, core.coverage)
-    return provider_payoffs(core, share, relative_quality(state), penalty)
+    attainable = payoffs.attainable_shares(values, available, core.mu, core.serves)
+    share = payoffs.aggregate(attainable, core.weight) * rival_allows
+    penalty = payoffs.expected_penalty(core, home_policy)
+    licence = _licence(core, values, available, state.price) if core.flags.licence else None
+    return payoffs.provider_payoffs(
+        core, share, relative_quality(state), penalty, state.price, licence
+    )
 
 
 def home_payoffs(core: Core, state: State, values: Float) -> Float:
     """``W_home`` of ALLOW and RESTRICT, anticipating providers' best responses, ``(R, 1, 2)``."""
-    p = core.params
     out = []
     for policy in (ALLOW, RESTRICT):
         policy_vec = np.full(state.runs, policy, dtype=np.int8)
@@ -179,57 +140,57 @@ def home_payoffs(core: Core, state: State, values: Float) -> Float:
             firm_payoffs(core, state, values, policy_vec), core.fixed
         )
         accessible, _ = reachability(core, predicted, state.rival_policy)
-        shares = payoffs.logit_shares(values, accessible, p.enterprise_rationality)
+        available = payoffs.segment_available(core, accessible)
+        shares = payoffs.aggregate(payoffs.logit_shares(values, available, core.mu), core.weight)
         out.append(
-            payoffs.home_objective(
-                shares,
-                relative_quality(state),
-                policy,
-                foreign=core.foreign,
-                price=core.price,
-                margin=core.margin,
-                dependence=core.dependence,
-                exposure=core.exposure,
-                market_value=p.market_value,
-                revenue_weight=p.home_revenue_weight,
-                security_weight=p.home_security_weight,
-                rival_growth_weight=p.home_rival_growth_weight,
-                enforcement_cost=p.home_enforcement_cost,
-            )
+            payoffs.home_objective(core, shares, relative_quality(state), policy, state.price)
         )
     return np.stack(out, axis=-1)[:, None, :]
 
 
 def rival_payoffs(core: Core, state: State, values: Float) -> Float:
     """``W_rival`` of ALLOW and RESTRICT at the providers' current strategies, ``(R, 1, 2)``."""
-    p = core.params
     out = []
     for policy in (ALLOW, RESTRICT):
         accessible, _ = reachability(core, state.strategy, np.full(state.runs, policy, np.int8))
-        out.append(
-            payoffs.rival_objective(
-                values,
-                accessible,
-                foreign=core.foreign,
-                rationality=p.enterprise_rationality,
-                domestic_weight=p.rival_domestic_weight,
-                dependence_weight=p.rival_dependence_weight,
-                control_value=p.rival_control_value,
-                restricts=policy,
-            )
+        available = payoffs.segment_available(core, accessible)
+        out.append(payoffs.rival_objective(core, values, available, policy))
+    return np.stack(out, axis=-1)[:, None, :]
+
+
+def controls_payoffs(core: Core, state: State) -> Float:
+    """The home government's value of compute controls off and on, ``(R, 1, 2)``:
+    ``w_gap x*(xi) - cost [on]`` with ``x*`` the best domestic provider's steady-state gap
+    (:func:`sim.dynamics.steady_state_gap`) at the current spend shares and revenues, compute at
+    its steady state under each setting."""
+    p = core.params
+    usage = spend_usage(core, state)
+    accessible, _ = reachability(core, state.strategy, state.rival_policy)
+    revenue = payoffs.provider_revenue(core, np.where(accessible, usage, 0.0), state.price)
+    foreign_usage = (usage * core.foreign).sum(-1, keepdims=True)
+    base = p.learning_rate * usage + p.rival_subsidy + p.spillover_rate * foreign_usage
+    out = []
+    for on in (0, 1):
+        invest = (1.0 - p.export_control_strength * on) * (
+            p.compute_per_revenue * revenue + p.compute_subsidy
         )
+        compute = dynamics.steady_state_compute(
+            invest, p.frontier_compute_growth, p.compute_depreciation
+        )
+        rate = np.clip(base + p.compute_effect * compute, 0.0, 1.0)
+        gap = np.where(core.domestic, dynamics.steady_state_gap(p.frontier_growth, rate), np.inf)
+        out.append(p.home_gap_weight * gap.min(-1) - on * p.export_control_cost)
     return np.stack(out, axis=-1)[:, None, :]
 
 
 def _revise(
-    params: Params,
     rule: str,
     payoff: Callable[[], Float],
     current: Strategy,
     memory: Float,
     t: int,
     revision_rate: float,
-    rationality: float,
+    knobs: rules.RuleKnobs,
     rng: RandomSource,
 ) -> tuple[Strategy, Float]:
     """Draw who revises, then apply the rule; learning memory updates every step.
@@ -238,59 +199,145 @@ def _revise(
     run draws its uniforms (so every run's stream advances exactly as always) and skips the
     payoff computation, which is most of a step's fixed cost.
     """
+    spec = rules.spec_of(rule)
     revise = rules.uniform(rng, current.shape) < revision_rate
-    if rule in rules.MEMORYLESS and not revise.any():
-        for _ in range(rules.UNIFORM_BLOCKS[rule]):
+    if spec.memoryless and not revise.any():
+        for _ in range(spec.uniform_blocks):
             rules.uniform(rng, current.shape)
         return current.astype(np.int8), memory
-    chosen, memory = rules.decide(
-        rule,
-        payoff(),
-        current,
-        memory,
-        t,
-        rng,
-        rationality=rationality,
-        intensity=params.imitation_intensity,
-        forgetting=params.roth_erev_forgetting,
-    )
+    chosen, memory = spec.apply(payoff(), current, memory, t, rng, knobs)
     return np.where(revise, chosen, current).astype(np.int8), memory
 
 
 @dataclass(frozen=True)
 class InitialProfile:
-    """What every run starts from: qualities ``(J,)``, strategies ``(J,)``, both policies and
-    the long-run logit shares ``(K,)`` that step-0 adoption draws from."""
+    """What every run starts from: qualities ``(J,)``, strategies ``(J,)``, both policies,
+    controls, prices ``(J,)``, compute ``(J,)`` and the long-run logit shares ``(S, K)`` that
+    step-0 adoption draws from (before tastes)."""
 
     quality: Float
     strategy: Strategy
     home_policy: int
     rival_policy: int
-    shares: Float
+    controls: int
+    price: Float
+    compute: Float
+    values: Float  # (S, K)
+    available: Bool  # (S, J)
+    shares: Float  # (S, K)
 
 
 def initial_profile(core: Core) -> InitialProfile:
     """Step 0 from the parameters (fixed strategies override the initial ones)."""
     p = core.params
-    code = {"allow": ALLOW, "restrict": RESTRICT}
     quality = np.array([pr.quality for pr in p.providers])
-    strategy = np.array([code[pr.initial_strategy] for pr in p.providers], dtype=np.int8)
+    strategy = np.array(
+        [CODE[pr.initial_strategy] if pr.foreign else ALLOW for pr in p.providers], dtype=np.int8
+    )
     strategy = np.where(core.fixed >= 0, core.fixed, strategy).astype(np.int8)
-    rival = code[p.rival_policy]
+    rival = CODE[p.rival_policy]
+    price = np.array([pr.price for pr in p.providers])
     accessible, _ = reachability(core, strategy[None], np.array([rival], np.int8))
-    shares = payoffs.logit_shares(
-        values_of(core, quality[None]), accessible, p.enterprise_rationality
-    )[0]
-    return InitialProfile(quality, strategy, code[p.home_policy], rival, shares)
+    available = payoffs.segment_available(core, accessible)
+    values = payoffs.option_values(core, quality[None], price[None])
+    shares = payoffs.logit_shares(values, available, core.mu)[0]
+    return InitialProfile(
+        quality=quality,
+        strategy=strategy,
+        home_policy=CODE[p.home_policy],
+        rival_policy=rival,
+        controls=CODE[p.home_controls],
+        price=price,
+        compute=np.array([pr.compute for pr in p.providers]),
+        values=values[0],
+        available=available[0],
+        shares=shares,
+    )
 
 
-def initial_state(core: Core, rngs: RandomSource, runs: int) -> State:
-    """State at step 0 for ``runs`` runs: :func:`initial_profile` in every run, enterprises
-    adopting from its long-run logit shares (one uniform each)."""
+def _per_run(rngs: RandomSource, runs: int, draw: Callable[[np.random.Generator], Float]) -> Float:
+    """``draw(generator)`` for each run's generator, stacked ``(R, ...)``."""
+    if isinstance(rngs, np.random.Generator):
+        if runs != 1:
+            raise ValueError(f"rng: one generator for {runs} runs; expected one per run")
+        return draw(rngs)[None]
+    return np.stack([draw(g) for g in rngs])
+
+
+def draw_population(core: Core, rngs: RandomSource, runs: int) -> Population:
+    """Spend sizes, tastes and the network of every run (drawn only when a mechanism needs
+    them, in that order)."""
     p = core.params
+    segs = p.resolved_segments()
+    n = p.n_enterprises
+    seg_of = core.segment_of
+    mean = np.array([s.size_mean for s in segs])[seg_of]
+    sigma = np.array([s.size_sigma for s in segs])[seg_of]
+    if (sigma > 0).any():
+        # lognormal with the segment's mean: size = mean exp(sigma z - sigma^2 / 2)
+        z = _per_run(rngs, runs, lambda g: g.standard_normal(n))
+        size = mean * np.exp(sigma * z - 0.5 * sigma**2)
+    else:
+        size = np.broadcast_to(mean, (runs, n)).copy()
+    taste = None
+    if core.flags.tastes:
+        sd = np.array([s.taste_sd for s in segs])[seg_of]
+        z = _per_run(rngs, runs, lambda g: g.standard_normal((n, TASTES)))
+        taste = (z * sd[None, :, None]).reshape(runs * n, TASTES)
+    graph = None
+    if core.flags.network:
+        from sim import network
+
+        net = p.network
+        generators = [rngs] if isinstance(rngs, np.random.Generator) else list(rngs)
+        graph = network.stack(
+            [
+                network.build(
+                    net.kind, n, net.mean_degree, net.clustering, net.homophily, seg_of, g
+                )
+                for g in generators
+            ]
+        )
+    personal = None
+    if taste is not None or core.flags.peers:
+        personal = dynamics.Personal(taste, graph, size)
+    unit = bool(np.all(size == 1.0))
+    return Population(size, taste, graph, size.sum(-1), personal, unit)
+
+
+def adoption_probabilities(core: Core, start: InitialProfile, population: Population) -> Float:
+    """Step-0 adoption probabilities, broadcastable to ``(R, N, K)``: the segment's long-run
+    logit shares, or each enterprise's own when it has tastes."""
+    if population.taste is None:
+        if core.n_segments == 1:
+            return start.shares[None, :, :]  # (1, 1, K)
+        return start.shares[core.segment_of][None]  # (1, N, K)
+    runs = len(population.total_spend)
+    n = core.params.n_enterprises
+    seg = np.tile(core.segment_of, runs)
+    extra = np.zeros((runs * n, core.n_options))
+    extra[:, :-1] = population.taste[:, core.taste_kind]
+    utility = core.mu[seg][:, None] * (start.values[seg] + extra)
+    available = np.concatenate([start.available, np.ones((core.n_segments, 1), bool)], -1)
+    utility = np.where(available[seg], utility, -np.inf)
+    return dynamics.logit_rows(utility).reshape(runs, n, core.n_options)
+
+
+def initial_state(plan: Plan, rngs: RandomSource, runs: int) -> State:
+    """State at step 0 for ``runs`` runs: :func:`initial_profile` in every run, the population
+    drawn, enterprises adopting from their long-run logit probabilities (one uniform each)."""
+    core = plan.first
+    n = core.params.n_enterprises
     start = initial_profile(core)
-    choice = dynamics.initial_choices(np.tile(start.shares, (runs, 1)), p.n_enterprises, rngs)
-    n_foreign = int(core.foreign.sum())
+    population = draw_population(core, rngs, runs)
+    probabilities = adoption_probabilities(core, start, population)
+    choice = dynamics.draw_initial(probabilities, runs, n, rngs)
+    counts = np.asarray(
+        dynamics.segment_totals(choice, core.segment_of, core.n_segments, core.n_options),
+        dtype=np.int64,
+    )
+    n_foreign = len(core.foreign_index)
+    p = core.params
     return State(
         t=0,
         frontier=np.ones(runs),
@@ -298,19 +345,139 @@ def initial_state(core: Core, rngs: RandomSource, runs: int) -> State:
         strategy=np.tile(start.strategy, (runs, 1)),
         home_policy=np.full(runs, start.home_policy, np.int8),
         rival_policy=np.full(runs, start.rival_policy, np.int8),
+        controls=np.full(runs, start.controls, np.int8),
+        price=np.tile(start.price, (runs, 1)),
+        compute=np.tile(start.compute, (runs, 1)),
         choice=choice,
-        counts=dynamics.option_counts(choice, len(p.providers) + 1),
+        counts=counts,
+        spend=_spend(core, choice, counts, population),
         firm_memory=rules.initial_memory(p.firm_rule, (runs, n_foreign, 2)),
         home_memory=rules.initial_memory(p.home_rule, (runs, 1, 2)),
         rival_memory=rules.initial_memory(p.rival_rule, (runs, 1, 2)),
+        controls_memory=rules.initial_memory(p.home_controls_rule, (runs, 1, 2)),
+        population=population,
     )
 
 
-def advance(core: Core, state: State, rngs: RandomSource) -> State:
+def _spend(
+    core: Core, choice: NDArray[np.int16], counts: NDArray[np.int64], pop: Population
+) -> Float:
+    if pop.unit_sizes:
+        return counts.astype(float)
+    return np.asarray(
+        dynamics.segment_totals(
+            choice, core.segment_of, core.n_segments, core.n_options, weight=pop.size
+        )
+    )
+
+
+def count_usage(core: Core, state: State) -> Float:
+    """Fraction of enterprises on each provider, ``(R, J)``."""
+    return np.asarray(state.counts.sum(1)[:, :-1] / core.params.n_enterprises)
+
+
+def spend_usage(core: Core, state: State) -> Float:
+    """Share of the rival region's spend on each provider, ``(R, J)``."""
+    return np.asarray(state.spend.sum(1)[:, :-1] / state.population.total_spend[:, None])
+
+
+def enter_stage(stage: StageCore, previous: Core, state: State) -> State:
+    """Apply the state an event month sets, and reset the memory of a rule that changed."""
+    core = stage.core
+    p = core.params
+    names = [pr.name for pr in p.providers]
+    changes: dict[str, object] = {}
+    strategy, quality = state.strategy.copy(), state.quality.copy()
+    price, compute = state.price.copy(), state.compute.copy()
+    for key, value in stage.state.items():
+        if key in ("home_policy", "rival_policy"):
+            changes[key] = np.full(state.runs, CODE[str(value)], np.int8)
+        elif key == "home_controls":
+            changes["controls"] = np.full(state.runs, CODE[str(value)], np.int8)
+        else:
+            name, _, field_name = key.partition(".")
+            j = names.index(name)
+            if field_name in ("initial_strategy", "fixed_strategy"):
+                if core.foreign[j] and value:
+                    strategy[:, j] = CODE[str(value)]
+            elif field_name == "quality":
+                quality[:, j] = float(str(value)) * state.frontier
+            elif field_name == "price":
+                price[:, j] = float(str(value))
+            elif field_name == "compute":
+                compute[:, j] = float(str(value))
+    changes.update(strategy=strategy, quality=quality, price=price, compute=compute)
+    old, new = previous.params, p
+    runs = state.runs
+    if new.firm_rule != old.firm_rule:
+        changes["firm_memory"] = rules.initial_memory(new.firm_rule, state.firm_memory.shape)
+    if new.home_rule != old.home_rule:
+        changes["home_memory"] = rules.initial_memory(new.home_rule, (runs, 1, 2))
+    if new.rival_rule != old.rival_rule:
+        changes["rival_memory"] = rules.initial_memory(new.rival_rule, (runs, 1, 2))
+    if new.home_controls_rule != old.home_controls_rule:
+        changes["controls_memory"] = rules.initial_memory(new.home_controls_rule, (runs, 1, 2))
+    return replace(state, **changes)  # type: ignore[arg-type]
+
+
+def update_prices(core: Core, state: State, values: Float) -> Float:
+    """Domestic providers' prices after this step's price decision, ``(R, J)`` (deterministic;
+    :mod:`sim.pricing`)."""
+    from sim import pricing
+
+    p = core.params
+    accessible, _ = reachability(core, state.strategy, state.rival_policy)
+    available = np.concatenate(
+        [
+            payoffs.segment_available(core, accessible),
+            np.ones((state.runs, core.n_segments, 1), bool),
+        ],
+        axis=-1,
+    )
+    nonprice = (
+        values
+        + core.kappa[None, :, None]
+        * np.concatenate([state.price, np.zeros((state.runs, 1))], axis=-1)[:, None, :]
+    )
+    price = np.concatenate([state.price, np.zeros((state.runs, 1))], axis=-1)
+    margin = np.concatenate([core.margin, [1.0]])
+    cost = np.concatenate([core.marginal_cost, [0.0]])
+    responders = np.concatenate([core.domestic, [False]])
+    floor = pricing.price_floor(margin, cost, p.price_subsidy)
+    if p.price_rule == "best_response":
+        target = pricing.best_response_prices(
+            nonprice,
+            price,
+            available,
+            core.weight,
+            core.mu,
+            core.kappa,
+            margin,
+            cost,
+            p.price_subsidy,
+            responders,
+            PRICE_MAX,
+        )
+    else:
+        target = pricing.price_war_targets(price, responders, p.price_war_cut, floor)
+    new = pricing.adjust(price, target, p.price_adjustment)
+    return np.where(core.domestic, new[:, :-1], state.price)
+
+
+PRICE_MAX = 10.0
+"""Upper end of the price range (the schema's range of ``price``)."""
+
+
+def advance(plan: Plan, state: State, rngs: RandomSource) -> State:
     """One step for all runs; ``rngs`` is one generator per run (or one ``Generator`` for a
     single run)."""
+    month = state.t + 1
+    core = plan.core_at(month)
+    stage = plan.stage_at(month)
+    if stage is not None:
+        state = enter_stage(stage, plan.core_at(month - 1), state)
     p = core.params
-    values = values_of(core, relative_quality(state))
+    values = values_of(core, state)
 
     # 1. payoffs at the current state (evaluated lazily by _revise)
     def firm() -> Float:
@@ -325,14 +492,13 @@ def advance(core: Core, state: State, rngs: RandomSource) -> State:
     # 2. decisions
     current = state.strategy[:, core.foreign_index]
     new_foreign, firm_memory = _revise(
-        p,
         p.firm_rule,
         firm,
         current,
         state.firm_memory,
         state.t,
         p.firm_revision_rate,
-        p.firm_rationality,
+        core.firm_knobs,
         rngs,
     )
     fixed_foreign = core.fixed[core.foreign_index]
@@ -340,62 +506,112 @@ def advance(core: Core, state: State, rngs: RandomSource) -> State:
     strategy = state.strategy.copy()
     strategy[:, core.foreign_index] = new_foreign
     new_home, home_memory = _revise(
-        p,
         p.home_rule,
         home,
         state.home_policy[:, None],
         state.home_memory,
         state.t,
         p.gov_revision_rate,
-        p.home_rationality,
+        rules.RuleKnobs(p.home_rationality, p.imitation_intensity, p.roth_erev_forgetting),
         rngs,
     )
     new_rival, rival_memory = _revise(
-        p,
         p.rival_rule,
         rival,
         state.rival_policy[:, None],
         state.rival_memory,
         state.t,
         p.gov_revision_rate,
-        p.rival_rationality,
+        rules.RuleKnobs(p.rival_rationality, p.imitation_intensity, p.roth_erev_forgetting),
         rngs,
     )
     rival_policy = new_rival[:, 0]
+    controls, controls_memory = state.controls, state.controls_memory
+    if core.flags.controls_decided:
+        new_controls, controls_memory = _revise(
+            p.home_controls_rule,
+            lambda: controls_payoffs(core, state),
+            state.controls[:, None],
+            state.controls_memory,
+            state.t,
+            p.gov_revision_rate,
+            rules.RuleKnobs(p.home_rationality, p.imitation_intensity, p.roth_erev_forgetting),
+            rngs,
+        )
+        controls = new_controls[:, 0]
+    price = update_prices(core, state, values) if core.flags.prices else state.price
 
     # 3. dynamics
     accessible, circumventable = reachability(core, strategy, rival_policy)
-    transition = payoffs.transition_probabilities(
-        values,
-        accessible,
-        circumventable,
-        core.switching,
-        rationality=p.enterprise_rationality,
-        circumvention_cost=p.circumvention_cost,
-    )
-    # Users of a provider they can no longer reach must move; with circumvention on they may
+    if price is not state.price:
+        values = payoffs.option_values(core, relative_quality(state), price)
+    switching = core.switching
+    if core.switching_offer is not None:
+        restricting = ((strategy == RESTRICT) & core.foreign).any(-1)
+        switching = np.where(
+            restricting[:, None, None, None], core.switching_offer[None], core.switching[None]
+        )
+    utilities = payoffs.transition_utilities(core, values, accessible, circumventable, switching)
+    # Users of an option they can no longer reach must move; with circumvention on they may
     # stay (paying its cost) until they next revise.
-    ones = np.ones((state.runs, 1), bool)
-    forced = ~np.concatenate([accessible | circumventable, ones], axis=-1)
-    choice, counts = dynamics.choose_providers(
-        state.choice, state.counts, transition, forced, p.revision_rate, rngs
+    reach = payoffs.segment_available(core, accessible | circumventable)
+    ones = np.ones((state.runs, core.n_segments, 1), bool)
+    forced = ~np.concatenate([reach, ones], axis=-1)
+    choice, counts, moved, old, new = dynamics.choose_providers(
+        core, state.choice, state.counts, utilities, forced, rngs, state.population.personal
     )
-    usage = counts[:, :-1] / p.n_enterprises
-    quality, frontier = grow_capability(core, state.quality, state.frontier, usage)
+    spend = _moved_spend(core, state, choice, counts, moved, old, new)
+    moved_state = replace(state, choice=choice, counts=counts, spend=spend)
+    usage = spend_usage(core, moved_state)
+    revenue = payoffs.provider_revenue(core, np.where(accessible, usage, 0.0), price)
+    quality, frontier, compute = dynamics.grow_capability(
+        core, state.quality, state.frontier, state.compute, usage, revenue, controls, month
+    )
     return replace(
-        state,
-        t=state.t + 1,
+        moved_state,
+        t=month,
         frontier=frontier,
         quality=quality,
         strategy=strategy,
         home_policy=new_home[:, 0],
         rival_policy=rival_policy,
-        choice=choice,
-        counts=counts,
+        controls=controls,
+        price=price,
+        compute=compute,
         firm_memory=firm_memory,
         home_memory=home_memory,
         rival_memory=rival_memory,
+        controls_memory=controls_memory,
     )
+
+
+def _moved_spend(
+    core: Core,
+    state: State,
+    choice: NDArray[np.int16],
+    counts: NDArray[np.int64],
+    moved: NDArray[np.intp],
+    old: NDArray[np.intp],
+    new: NDArray[np.intp],
+) -> Float:
+    """Spend by segment and option after the moves: the counts when every enterprise spends
+    1, else the previous spend with each mover's size moved from ``old`` to ``new`` (an
+    option nobody holds is set to exactly 0, so rounding never leaves a ghost share)."""
+    pop = state.population
+    if pop.unit_sizes:
+        return counts.astype(float)
+    runs, n = choice.shape
+    n_segments, n_options = counts.shape[1], counts.shape[2]
+    run_of = moved // n
+    seg = core.segment_of[moved % n].astype(np.intp)
+    size = pop.size.ravel()[moved]
+    cell = (run_of * n_segments + seg) * n_options
+    total = runs * n_segments * n_options
+    delta = np.bincount(cell + new, weights=size, minlength=total) - np.bincount(
+        cell + old, weights=size, minlength=total
+    )
+    spend = state.spend + delta.reshape(state.spend.shape)
+    return np.where(counts > 0, spend, 0.0)
 
 
 MODEL_COLUMNS = (
@@ -410,45 +626,89 @@ MODEL_COLUMNS = (
     "security_risk",
     "enterprise_welfare",
     "hhi",
+    "open_share",
+    "no_provider_share",
+    "foreign_spend_share",
+    "local_agreement",
+    "export_controls",
 )
-PROVIDER_COLUMNS = ("strategy", "revenue", "payoff", "quality", "share")
+PROVIDER_COLUMNS = ("strategy", "revenue", "payoff", "quality", "share", "spend_share", "price")
+SEGMENT_COLUMNS = (
+    "foreign_share",
+    "domestic_share",
+    "open_share",
+    "no_provider_share",
+    "foreign_spend_share",
+)
 
 
 @dataclass(frozen=True)
 class Observation:
-    """Reported quantities of a state: model-level ``(R,)`` arrays and per-provider ``(R, J)``."""
+    """Reported quantities of a state: model-level ``(R,)`` arrays, per-provider ``(R, J)`` and
+    per-segment ``(R, S)``."""
 
     model: dict[str, Float]
     provider: dict[str, NDArray[np.generic]]
+    segment: dict[str, Float]
+
+
+def local_agreement(state: State) -> Float:
+    """Mean over enterprises with neighbours of the share of their neighbours on their own
+    option, ``(R,)``; NaN without a network."""
+    graph = state.population.graph
+    runs, n = state.choice.shape
+    if graph is None:
+        return np.full(runs, np.nan)
+    indptr, indices = graph.indptr, graph.indices  # type: ignore[attr-defined]
+    choice = state.choice.ravel()
+    degree = np.diff(indptr)
+    row = np.repeat(np.arange(len(degree)), degree)
+    same = np.bincount(row, weights=choice[indices] == choice[row], minlength=len(degree))
+    has = degree > 0
+    share = np.where(has, same / np.maximum(degree, 1), 0.0).reshape(runs, n)
+    count = has.reshape(runs, n).sum(-1)
+    return np.where(count > 0, share.sum(-1) / np.maximum(count, 1), np.nan)
 
 
 def observe(core: Core, state: State) -> Observation:
     """Reduce a state to the outputs the DataCollector and the batch engine report."""
     p = core.params
     rel = relative_quality(state)
-    usage = state.counts[:, :-1] / p.n_enterprises
+    usage = count_usage(core, state)
+    spend = spend_usage(core, state)
     accessible, _ = reachability(core, state.strategy, state.rival_policy)
-    paying = np.where(accessible, usage, 0.0)  # circumventing users pay intermediaries
-    revenue = payoffs.provider_revenue(paying, core.price, core.margin, p.market_value)
-    penalty = payoffs.expected_penalty(
-        state.home_policy, p.home_enforcement, p.home_fine, core.coverage
-    )
-    realized = provider_payoffs(core, paying, rel, penalty)
+    paying = np.where(accessible, spend, 0.0)  # circumventing users pay intermediaries
+    revenue = payoffs.provider_revenue(core, paying, state.price)
+    penalty = payoffs.expected_penalty(core, state.home_policy)
+    licence = None
+    if core.flags.licence:
+        options = np.concatenate([paying, np.zeros((state.runs, 1))], axis=-1)
+        income = payoffs.licence_income(core, options, state.price)
+        licence = (income, income)
+        revenue = revenue + income
+    realized = payoffs.provider_payoffs(core, paying, rel, penalty, state.price, licence)
     payoff = np.where(state.strategy == ALLOW, realized[..., ALLOW], realized[..., RESTRICT])
     foreign_f = core.foreign.astype(float)
-    best_domestic = np.where(core.domestic, rel, -np.inf).max(-1)
+    domestic_f = core.domestic.astype(float)
+    open_f = core.open.astype(float)
+    best_rival = np.where(payoffs.rival_industry(core), rel, -np.inf).max(-1)
     model = {
         "frac_foreign_allowing": (state.strategy[:, core.foreign_index] == ALLOW).mean(-1),
         "home_restricts": state.home_policy.astype(float),
         "rival_restricts": state.rival_policy.astype(float),
         "foreign_share": (usage * foreign_f).sum(-1),
-        "domestic_share": (usage * (1.0 - foreign_f)).sum(-1),
-        "capability_gap": 1.0 - best_domestic,
+        "domestic_share": (usage * domestic_f).sum(-1),
+        "capability_gap": 1.0 - best_rival,
         "foreign_revenue": (revenue * foreign_f).sum(-1),
-        "domestic_revenue": (revenue * (1.0 - foreign_f)).sum(-1),
-        "security_risk": payoffs.security_cost(usage, rel, core.exposure, 1.0).sum(-1),
+        "domestic_revenue": (revenue * domestic_f).sum(-1),
+        "security_risk": payoffs.security_cost(spend, rel, core.exposure, 1.0).sum(-1),
         "enterprise_welfare": (usage * rel).sum(-1),
-        "hhi": payoffs.herfindahl(usage),
+        "hhi": payoffs.herfindahl(spend),
+        "open_share": (usage * open_f).sum(-1),
+        "no_provider_share": state.counts.sum(1)[:, -1] / p.n_enterprises,
+        "foreign_spend_share": (spend * foreign_f).sum(-1),
+        "local_agreement": local_agreement(state),
+        "export_controls": state.controls.astype(float),
     }
     provider: dict[str, NDArray[np.generic]] = {
         "strategy": state.strategy,
@@ -456,5 +716,17 @@ def observe(core: Core, state: State) -> Observation:
         "payoff": payoff,
         "quality": rel,
         "share": usage,
+        "spend_share": spend,
+        "price": state.price,
     }
-    return Observation(model=model, provider=provider)
+    members = np.maximum(state.counts.sum(-1), 1)  # (R, S)
+    seg_spend = np.maximum(state.spend.sum(-1), 1e-300)
+    by_kind = state.counts[..., :-1]
+    segment = {
+        "foreign_share": (by_kind * foreign_f).sum(-1) / members,
+        "domestic_share": (by_kind * domestic_f).sum(-1) / members,
+        "open_share": (by_kind * open_f).sum(-1) / members,
+        "no_provider_share": state.counts[..., -1] / members,
+        "foreign_spend_share": (state.spend[..., :-1] * foreign_f).sum(-1) / seg_spend,
+    }
+    return Observation(model=model, provider=provider, segment=segment)

@@ -2,58 +2,122 @@ r"""Mean-field approximation: the deterministic aggregate dynamics of the full m
 
 The agent-based model (:mod:`sim.engine`) draws every decision; here each random quantity is
 replaced by its expectation, which gives a deterministic map of aggregate state, one step per
-model step (one month). It is the large-population limit of the enterprise side (the law of
-large numbers over ``N`` enterprises, with fluctuations of order ``1 / sqrt(N)``) and the
-independence (mean-field) closure on the strategic side.
+model step (one month). On the enterprise side it is exact in expectation when enterprises do
+not interact (no peer effect): enterprises then move independently given the providers' and
+governments' choices, so the expected share vector of each *class* of enterprises follows a
+linear map. A class is a segment and, when the segment has tastes, one node of a Gauss-Hermite
+quadrature of its normal taste distribution (``TASTE_NODES`` points per taste kind present):
+the quadrature replaces the integral over tastes, exact for polynomials of degree
+``2 TASTE_NODES - 1``. On the strategic side it is the independence (mean-field) closure; with
+peer effects it adds a homogeneous-mixing closure (below).
 
 State (all expected values)
-    s      ``(K,)``   share of enterprises on each option (``K = J + 1``, last = no provider)
+    s_c    ``(C, K)`` share of class ``c``'s enterprises on each option (``K = J + 1``)
     x_i    ``(J_f,)`` probability that foreign provider ``i`` allows
-    h, r   scalars    probability that the home / rival government restricts
-    q, F   ``(J,)``, scalar   absolute qualities and the frontier
+    h, r   probability that the home / rival government restricts; ``z`` that compute
+           controls are on
+    q, F, p, c   absolute qualities, the frontier, prices and compute
 
 One step, in the engine's order:
 
-1. Strategy profiles ``omega = (a_1..a_Jf, home, rival)`` are weighted by
-   ``w(omega) = prod_i x_i^[a_i = ALLOW] (1 - x_i)^[a_i = RESTRICT]``
-   ``* h^[home = RESTRICT] (1 - h)^[home = ALLOW] * r^[rival = RESTRICT] (1 - r)^[..]``
-   (independence closure). The payoffs of every profile come from the engine's own functions
-   :func:`sim.engine.firm_payoffs`, :func:`sim.engine.home_payoffs` and
-   :func:`sim.engine.rival_payoffs`, with the profiles laid out on the run axis.
+1. Strategy profiles ``omega = (a_1..a_Jf, home, rival[, controls])`` are weighted by the
+   product of their marginal probabilities (independence closure). The payoffs of every
+   profile come from the engine's own functions with the profiles laid out on the run axis.
 2. Expected revision: ``x_i' = sum_omega w(omega) [(1 - rho_f) [a_i = ALLOW]
-   + rho_f P_rule(ALLOW | payoffs(omega))]``, and likewise ``h'``, ``r'`` with ``rho_g``, where
-   ``P_rule`` is the rule's choice probability (:func:`sim.rules.choice_probabilities`): logit
-   ``softmax(lambda pi)`` (McKelvey & Palfrey 1995), best response ``1/|argmax|`` on the
-   maximizers, fixed ``[a = current]``.
-   Fixed strategies override. (Fermi imitation, fictitious play and Roth-Erev have no
-   memoryless expected update over a single agent and are not supported.)
-3. Enterprises: for each profile of the new foreign strategies and rival policy (weights from
-   ``x'``, ``r'``), with ``P`` from :func:`sim.payoffs.transition_probabilities` and ``phi`` the
-   options whose users are forced to move,
-   ``s' = sum_omega w(omega) [(1 - rho) s (1 - phi) + (s (rho (1 - phi) + phi)) P]``,
-   the expectation of :func:`sim.dynamics.choose_providers`.
-4. Capability: :func:`sim.dynamics.grow_capability` at the expected usage ``s'[:J]``.
+   + rho_f P_rule(ALLOW | payoffs(omega))]``, and likewise for the governments, where
+   ``P_rule`` is the rule's action probability (:data:`sim.rules.REGISTRY` ``expected``):
+   logit ``softmax(lambda pi)`` (McKelvey & Palfrey 1995), best response ``1/|argmax|`` on the
+   maximizers; fixed strategies keep their action. Prices follow the price rule, averaged over
+   the profiles. (Fermi imitation, fictitious play and Roth-Erev have no memoryless expected
+   update over a single agent and are not supported.)
+3. Enterprises: for each profile of the new foreign strategies and rival policy, with ``U``
+   from :func:`sim.payoffs.transition_utilities`, class ``c`` (segment ``s``, taste node
+   ``e``) moves by ``P_c = softmax(U_s + mu_s (e_kind + beta_peer xbar_s))`` and
+   ``s_c' = sum_omega w(omega) [(1 - rho_s) s_c (1 - phi) + (s_c (rho_s (1 - phi) + phi)) P_c]``
+   with ``phi`` the options its users must leave: the expectation of
+   :func:`sim.dynamics.choose_providers`. The peer term is the homogeneous-mixing closure:
+   ``xbar_s = sum_b M_sb sbar_b`` where ``sbar_b`` is segment ``b``'s spend share on each
+   option and ``M_sb`` the expected share of a segment-``s`` member's neighbours' spend in
+   segment ``b`` (:func:`mixing_matrix`): every neighbourhood looks like the population.
+4. Capability, compute and open models: :func:`sim.dynamics.grow_capability` at the expected
+   spend shares and revenues.
 
 Reported quantities are those of :func:`sim.engine.observe` averaged over the profiles with
-their weights, at the expected enterprise counts ``N s``.
+their weights, at the expected enterprise counts and spend.
 """
 
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
+from numpy.polynomial.hermite_e import hermegauss
 from numpy.typing import NDArray
 
-from sim import engine, payoffs
-from sim.params import Params
-from sim.rules import choice_probabilities
+from sim import dynamics, engine, payoffs, rules
+from sim.batch import whole_number
+from sim.core import CODE, Core, Plan
+from sim.errors import field_error
+from sim.params import TASTE_KINDS, Params
 
 Float = NDArray[np.float64]
 
-MEANFIELD_RULES = ("logit", "best_response", "fixed")
+TASTE_NODES = 4
+"""Gauss-Hermite nodes per taste kind in the mean field's enterprise classes."""
+
+
+def supported(rule: str) -> bool:
+    """Whether the mean field has an expected update for ``rule``."""
+    spec = rules.spec_of(rule)
+    return spec.expected is not None or spec.keeps_action
+
+
+def _check_rules(params: Params) -> None:
+    valid = [r for r in rules.RULES if supported(r)]
+    for name in ("firm_rule", "home_rule", "rival_rule", "home_controls_rule"):
+        rule = getattr(params, name)
+        if not supported(rule):
+            raise field_error(
+                name, rule, f"the mean field is defined for {', '.join(map(repr, valid))}"
+            )
+
+
+@dataclass(frozen=True)
+class Classes:
+    """The mean field's enterprise classes: segment ``segment (C,)``, share of all enterprises
+    ``weight (C,)``, expected spend weight ``spend (C,)`` (sums to one) and taste ``(C, T)``."""
+
+    segment: NDArray[np.intp]
+    weight: Float
+    spend: Float
+    taste: Float
+
+    @classmethod
+    def of(cls, core: Core) -> Classes:
+        segs = core.params.resolved_segments()
+        present = [k for k in range(len(TASTE_KINDS)) if (core.taste_kind == k).any()]
+        nodes, probs = hermegauss(TASTE_NODES)
+        probs = probs / probs.sum()
+        seg_idx, weight, taste = [], [], []
+        for s, seg in enumerate(segs):
+            if seg.taste_sd > 0 and present:
+                for combo in itertools.product(range(TASTE_NODES), repeat=len(present)):
+                    point = np.zeros(len(TASTE_KINDS))
+                    point[present] = seg.taste_sd * nodes[list(combo)]
+                    seg_idx.append(s)
+                    weight.append(core.segment_share[s] * np.prod(probs[list(combo)]))
+                    taste.append(point)
+            else:
+                seg_idx.append(s)
+                weight.append(1.0 if len(segs) == 1 else core.segment_share[s])
+                taste.append(np.zeros(len(TASTE_KINDS)))
+        index = np.array(seg_idx, dtype=np.intp)
+        w = np.array(weight)
+        size = np.array([s.size_mean for s in segs])[index]
+        spend = w * size / (w * size).sum() if len(w) > 1 else np.ones(1)
+        return cls(index, w, spend, np.array(taste))
 
 
 @dataclass(frozen=True)
@@ -61,26 +125,37 @@ class MeanState:
     """Expected aggregate state (see the module docstring)."""
 
     t: int
-    shares: Float  # (K,)
+    shares: Float  # (C, K)
     allow: Float  # (J_f,)
     home_restricts: float
     rival_restricts: float
+    controls_on: float
     quality: Float  # (J,)
     frontier: float
+    price: Float  # (J,)
+    compute: Float  # (J,)
 
 
-def _check_rules(params: Params) -> None:
-    for name in ("firm_rule", "home_rule", "rival_rule"):
-        rule = getattr(params, name)
-        if rule not in MEANFIELD_RULES:
-            raise ValueError(
-                f"{name}={rule!r}: the mean field is defined for {', '.join(MEANFIELD_RULES)}"
-            )
+def mixing_matrix(core: Core) -> Float:
+    """``M (S, S)``: expected share of a segment-``s`` member's neighbours' spend that lies in
+    segment ``b``. Small-world and scale-free networks mix at random (``M_sb`` is segment
+    ``b``'s spend weight); the block model keeps a share ``homophily`` of ties inside the
+    segment and spreads the rest over the other segments by their size."""
+    net = core.params.network
+    mean_size = np.array([s.size_mean for s in core.params.resolved_segments()])
+    share = core.segment_share
+    ties = np.tile(share, (len(share), 1))
+    if net.kind == "block" and len(share) > 1:
+        others = share[None, :] * (1.0 - np.eye(len(share)))
+        others = others / np.maximum(others.sum(-1, keepdims=True), 1e-300)
+        ties = net.homophily * np.eye(len(share)) + (1.0 - net.homophily) * others
+    spend = ties * mean_size[None, :]
+    return np.asarray(spend / spend.sum(-1, keepdims=True))
 
 
-def _profiles(n_foreign: int, n_policies: int) -> NDArray[np.int8]:
-    """Every 0/1 profile of ``n_foreign`` strategies and ``n_policies`` policies, ``(P, n)``."""
-    return np.array(list(itertools.product((0, 1), repeat=n_foreign + n_policies)), np.int8)
+def _profiles(n: int) -> NDArray[np.int8]:
+    """Every 0/1 profile of ``n`` binary choices, ``(2^n, n)``."""
+    return np.array(list(itertools.product((0, 1), repeat=n)), np.int8).reshape(-1, n)
 
 
 def _weights(profile: NDArray[np.int8], p_one: Float) -> Float:
@@ -88,18 +163,39 @@ def _weights(profile: NDArray[np.int8], p_one: Float) -> Float:
     return np.asarray(np.where(profile == 1, p_one, 1.0 - p_one).prod(axis=-1))
 
 
+def _segment_totals(core: Core, classes: Classes, shares: Float) -> tuple[Float, Float]:
+    """Expected enterprises and spend on each option by segment, ``(S, K)`` each."""
+    n = core.params.n_enterprises
+    sizes = np.array([s.size_mean for s in core.params.resolved_segments()])
+    counts = np.zeros((core.n_segments, core.n_options))
+    np.add.at(counts, classes.segment, shares * (classes.weight * n)[:, None])
+    return counts, counts * sizes[:, None]
+
+
 def _profile_state(
-    core: engine.Core,
+    core: Core,
+    classes: Classes,
     ms: MeanState,
-    foreign_strategy: NDArray[np.int8],
+    strategy_f: NDArray[np.int8],
     home: NDArray[np.int8],
     rival: NDArray[np.int8],
+    controls: NDArray[np.int8],
 ) -> engine.State:
     """An engine state with one profile per run (``P`` runs) at the mean qualities and shares."""
     n_prof = len(home)
     strategy = np.zeros((n_prof, len(core.foreign)), np.int8)
-    strategy[:, core.foreign_index] = foreign_strategy
-    n = core.params.n_enterprises
+    strategy[:, core.foreign_index] = strategy_f
+    counts, spend = _segment_totals(core, classes, ms.shares)
+    sizes = np.array([s.size_mean for s in core.params.resolved_segments()])
+    total = core.params.n_enterprises * float((classes.weight * sizes[classes.segment]).sum())
+    population = engine.Population(
+        size=np.ones((n_prof, 0)),
+        taste=None,
+        graph=None,
+        total_spend=np.full(n_prof, total),
+        personal=None,
+        unit_sizes=False,
+    )
     return engine.State(
         t=ms.t,
         frontier=np.full(n_prof, ms.frontier),
@@ -107,61 +203,132 @@ def _profile_state(
         strategy=strategy,
         home_policy=home,
         rival_policy=rival,
+        controls=controls,
+        price=np.tile(ms.price, (n_prof, 1)),
+        compute=np.tile(ms.compute, (n_prof, 1)),
         choice=np.zeros((n_prof, 0), np.int16),
-        counts=np.tile(ms.shares * n, (n_prof, 1)),  # expected counts (real numbers)
+        counts=np.tile(counts, (n_prof, 1, 1)),  # expected counts (real numbers)
+        spend=np.tile(spend, (n_prof, 1, 1)),
         firm_memory=np.zeros((n_prof, len(core.foreign_index), 2)),
         home_memory=np.zeros((n_prof, 1, 2)),
         rival_memory=np.zeros((n_prof, 1, 2)),
+        controls_memory=np.zeros((n_prof, 1, 2)),
+        population=population,
     )
 
 
-def _revised(
-    rule: str, payoff: Float, current: NDArray[np.int8], rate: float, rationality: float
-) -> Float:
-    """Probability of RESTRICT after one revision step, per profile and agent ``(P, n)``."""
-    if rule == "fixed":
+def _revised(rule: str, payoff: Float, current: NDArray[np.int8], rate: float, lam: float) -> Float:
+    """Probability of action 1 (RESTRICT, controls on) after one revision step, ``(P, n)``."""
+    spec = rules.spec_of(rule)
+    if spec.keeps_action:
         return current.astype(float)
-    restrict = choice_probabilities(rule, payoff, rationality)[..., engine.RESTRICT]
+    assert spec.expected is not None
+    restrict = spec.expected(payoff, lam)[..., engine.RESTRICT]
     return np.asarray((1.0 - rate) * current + rate * restrict)
+
+
+def _class_start(core: Core, classes: Classes) -> Float:
+    """Step-0 adoption probabilities of every class, ``(C, K)``."""
+    start = engine.initial_profile(core)
+    seg = classes.segment
+    if not classes.taste.any():
+        return start.shares[seg]
+    extra = np.zeros((len(seg), core.n_options))
+    extra[:, :-1] = classes.taste[:, core.taste_kind]
+    utility = core.mu[seg][:, None] * (start.values[seg] + extra)
+    available = np.concatenate([start.available, np.ones((core.n_segments, 1), bool)], -1)
+    return dynamics.logit_rows(np.where(available[seg], utility, -np.inf))
 
 
 def initial_mean_state(params: Params) -> MeanState:
     """Step 0: the engine's initial profile and the adoption probabilities it draws from."""
     _check_rules(params)
-    core = engine.Core.from_params(params)
+    core = Plan.from_params(params).first
     start = engine.initial_profile(core)
+    classes = Classes.of(core)
     return MeanState(
         t=0,
-        shares=start.shares,
+        shares=_class_start(core, classes),
         allow=(start.strategy[core.foreign_index] == engine.ALLOW).astype(float),
         home_restricts=float(start.home_policy),
         rival_restricts=float(start.rival_policy),
+        controls_on=float(start.controls),
         quality=start.quality,
         frontier=1.0,
+        price=start.price,
+        compute=start.compute,
     )
 
 
 def _weighted_profiles(
-    core: engine.Core, ms: MeanState
+    core: Core, classes: Classes, ms: MeanState
 ) -> tuple[Float, NDArray[np.int8], engine.State]:
     """Every strategy/policy profile, its probability under independence and the engine state
     it describes (one profile per run)."""
     n_f = len(core.foreign_index)
-    profile = _profiles(n_f, 2)
-    weight = _weights(
-        profile, np.concatenate([1.0 - ms.allow, [ms.home_restricts, ms.rival_restricts]])
+    decided = core.flags.controls_decided
+    profile = _profiles(n_f + 2 + int(decided))
+    p_one = [1.0 - ms.allow, np.array([ms.home_restricts, ms.rival_restricts])]
+    if decided:
+        p_one.append(np.array([ms.controls_on]))
+    weight = _weights(profile, np.concatenate(p_one))
+    controls = profile[:, n_f + 2] if decided else np.full(len(profile), ms.controls_on > 0.5)
+    state = _profile_state(
+        core,
+        classes,
+        ms,
+        profile[:, :n_f],
+        profile[:, n_f],
+        profile[:, n_f + 1],
+        np.asarray(controls, np.int8),
     )
-    state = _profile_state(core, ms, profile[:, :n_f], profile[:, n_f], profile[:, n_f + 1])
     return weight, profile, state
 
 
-def step(core: engine.Core, ms: MeanState) -> MeanState:
+def _apply_stage(plan: Plan, ms: MeanState, month: int) -> MeanState:
+    """The state an event month sets, in expectation."""
+    stage = plan.stage_at(month)
+    if stage is None:
+        return ms
+    core = stage.core
+    names = [pr.name for pr in core.params.providers]
+    allow, quality = ms.allow.copy(), ms.quality.copy()
+    price, compute = ms.price.copy(), ms.compute.copy()
+    changes: dict[str, object] = {}
+    foreign_pos = {int(j): k for k, j in enumerate(core.foreign_index)}
+    for key, value in stage.state.items():
+        if key == "home_policy":
+            changes["home_restricts"] = float(CODE[str(value)])
+        elif key == "rival_policy":
+            changes["rival_restricts"] = float(CODE[str(value)])
+        elif key == "home_controls":
+            changes["controls_on"] = float(CODE[str(value)])
+        else:
+            name, _, field_name = key.partition(".")
+            j = names.index(name)
+            if field_name in ("initial_strategy", "fixed_strategy") and j in foreign_pos:
+                if value:
+                    allow[foreign_pos[j]] = 1.0 - CODE[str(value)]
+            elif field_name == "quality":
+                quality[j] = float(str(value)) * ms.frontier
+            elif field_name == "price":
+                price[j] = float(str(value))
+            elif field_name == "compute":
+                compute[j] = float(str(value))
+    return replace(ms, allow=allow, quality=quality, price=price, compute=compute, **changes)  # type: ignore[arg-type]
+
+
+def step(plan: Plan, ms: MeanState) -> MeanState:
     """One step of the expected-value map (module docstring, items 1 to 4)."""
+    month = ms.t + 1
+    ms = _apply_stage(plan, ms, month)
+    core = plan.core_at(month)
     p = core.params
+    classes = Classes.of(core)
     n_f = len(core.foreign_index)
-    weight, profile, state = _weighted_profiles(core, ms)
+    weight, profile, state = _weighted_profiles(core, classes, ms)
     foreign_now, home_now, rival_now = profile[:, :n_f], profile[:, n_f], profile[:, n_f + 1]
-    values = engine.values_of(core, engine.relative_quality(state))
+    values = engine.values_of(core, state)
 
     # 1-2. payoffs of every profile and the expected revision of every decision maker
     firm = engine.firm_payoffs(core, state, values, home_now)[:, core.foreign_index, :]
@@ -186,58 +353,159 @@ def step(core: engine.Core, ms: MeanState) -> MeanState:
     )
     new_restrict = weight @ restrict_firm
     new_home, new_rival = float(weight @ home), float(weight @ rival)
+    new_controls = ms.controls_on
+    if core.flags.controls_decided:
+        on = _revised(
+            p.home_controls_rule,
+            engine.controls_payoffs(core, state)[:, 0],
+            profile[:, n_f + 2],
+            p.gov_revision_rate,
+            p.home_rationality,
+        )
+        new_controls = float(weight @ on)
+    price = ms.price
+    if core.flags.prices:
+        price = weight @ engine.update_prices(core, state, values)
 
     # 3. enterprises over the profiles of the new foreign strategies and rival policy
-    access_profile = _profiles(n_f, 1)
+    access_profile = _profiles(n_f + 1)
     access_weight = _weights(access_profile, np.concatenate([new_restrict, [new_rival]]))
     n_acc = len(access_profile)
     strategy = np.zeros((n_acc, len(core.foreign)), np.int8)
     strategy[:, core.foreign_index] = access_profile[:, :n_f]
     accessible, circumventable = engine.reachability(core, strategy, access_profile[:, n_f])
-    transition = payoffs.transition_probabilities(
-        np.broadcast_to(values[:1], (n_acc, values.shape[1])),
+    row = replace(state, price=np.tile(price, (len(profile), 1)))
+    values = engine.values_of(core, row)[:1]
+    switching = core.switching
+    if core.switching_offer is not None:
+        restricting = ((strategy == engine.RESTRICT) & core.foreign).any(-1)
+        switching = np.where(
+            restricting[:, None, None, None], core.switching_offer[None], core.switching[None]
+        )
+    utilities = payoffs.transition_utilities(
+        core,
+        np.broadcast_to(values, (n_acc, *values.shape[1:])),
         accessible,
         circumventable,
-        core.switching,
-        rationality=p.enterprise_rationality,
-        circumvention_cost=p.circumvention_cost,
-    )  # (P, K, K)
-    forced = ~np.concatenate([accessible, np.ones((n_acc, 1), bool)], axis=-1)  # (P, K)
-    staying = (1.0 - p.revision_rate) * ms.shares * ~forced
-    moving = ms.shares * np.where(forced, 1.0, p.revision_rate)
-    shares = access_weight @ (staying + np.einsum("pk,pkj->pj", moving, transition))
+        switching,
+    )  # (P, S, K, K)
+    seg = classes.segment
+    transition = _class_transitions(core, classes, ms, utilities)  # (P, C, K, K)
+    reach = payoffs.segment_available(core, accessible | circumventable)
+    forced = ~np.concatenate([reach, np.ones((n_acc, core.n_segments, 1), bool)], axis=-1)
+    forced_c = forced[:, seg, :]  # (P, C, K)
+    rho = core.revision_rate[seg][None, :, None]
+    staying = (1.0 - rho) * ms.shares * ~forced_c
+    moving = ms.shares * np.where(forced_c, 1.0, rho)
+    flat_moving = moving.reshape(-1, core.n_options)
+    flat_transition = transition.reshape(-1, core.n_options, core.n_options)
+    moved = np.einsum("pk,pkj->pj", flat_moving, flat_transition).reshape(staying.shape)
+    shares = (access_weight @ (staying + moved).reshape(n_acc, -1)).reshape(ms.shares.shape)
 
-    # 4. capability at the expected usage
-    quality, frontier = engine.grow_capability(
-        core, ms.quality[None], np.array([ms.frontier]), shares[None, :-1]
+    # 4. capability, compute and open models at the expected spend shares
+    usage = payoffs.aggregate(shares[None], classes.spend)[:, :-1]  # (1, J)
+    paying = usage * _open_probability(core, new_restrict, new_rival)
+    revenue = payoffs.provider_revenue(core, paying, np.asarray(price)[None])
+    quality, frontier, compute = dynamics.grow_capability(
+        core,
+        ms.quality[None],
+        np.array([ms.frontier]),
+        ms.compute[None],
+        usage,
+        revenue,
+        np.array([new_controls]),
+        month,
     )
     return MeanState(
-        t=ms.t + 1,
+        t=month,
         shares=shares,
         allow=1.0 - new_restrict,
         home_restricts=new_home,
         rival_restricts=new_rival,
+        controls_on=new_controls,
         quality=quality[0],
         frontier=float(frontier[0]),
+        price=np.asarray(price),
+        compute=compute[0],
     )
 
 
-def observe(core: engine.Core, ms: MeanState) -> dict[str, float]:
+def _open_probability(core: Core, restrict: Float, rival: float) -> Float:
+    """Probability that each provider is accessible (its users pay it), ``(1, J)``."""
+    out = np.ones((1, len(core.foreign)))
+    out[0, core.foreign_index] = (1.0 - restrict) * (1.0 - rival)
+    return out
+
+
+def _class_transitions(core: Core, classes: Classes, ms: MeanState, utilities: Float) -> Float:
+    """``(P, C, K, K)`` transition probabilities of every class: its segment's utilities plus
+    its taste and the mixing-closure peer term."""
+    seg = classes.segment
+    base = utilities[:, seg]  # (P, C, K, K)
+    extra = np.zeros((len(seg), core.n_options))
+    if classes.taste.any():
+        extra[:, :-1] = classes.taste[:, core.taste_kind]
+    if core.flags.peers:
+        extra = extra + core.params.peer_effect * peer_shares(core, classes, ms.shares)[seg]
+    if not extra.any():
+        return dynamics.transition_from(base)
+    shifted = base + (core.mu[seg][:, None] * extra)[None, :, None, :]
+    return dynamics.logit_rows(shifted)
+
+
+def peer_shares(core: Core, classes: Classes, shares: Float) -> Float:
+    """Homogeneous-mixing closure of the neighbours' spend share on each option by segment,
+    ``(S, K)``: ``xbar_s = sum_b M_sb sbar_b``."""
+    _, spend = _segment_totals(core, classes, shares)
+    within = spend / np.maximum(spend.sum(-1, keepdims=True), 1e-300)
+    return np.asarray(mixing_matrix(core) @ within)
+
+
+def observe(plan: Plan, ms: MeanState) -> dict[str, float]:
     """Expected :data:`sim.engine.MODEL_COLUMNS` of a mean state (profile-weighted)."""
-    weight, _, state = _weighted_profiles(core, ms)
+    core = plan.core_at(ms.t)
+    classes = Classes.of(core)
+    weight, _, state = _weighted_profiles(core, classes, ms)
     obs = engine.observe(core, state)
-    return {c: float(weight @ obs.model[c]) for c in engine.MODEL_COLUMNS}
+    out = {c: float(weight @ obs.model[c]) for c in engine.MODEL_COLUMNS if c != "local_agreement"}
+    out["local_agreement"] = _agreement(core, classes, ms)
+    return {c: out[c] for c in engine.MODEL_COLUMNS}
+
+
+def _agreement(core: Core, classes: Classes, ms: MeanState) -> float:
+    """Expected share of an enterprise's neighbours on its own option under the mixing
+    closure (count-weighted neighbours); NaN without a network."""
+    if not core.flags.network:
+        return float("nan")
+    counts, _ = _segment_totals(core, classes, ms.shares)
+    within = counts / np.maximum(counts.sum(-1, keepdims=True), 1e-300)
+    ties = mixing_matrix_counts(core)
+    neighbour = ties @ within  # (S, K)
+    own = np.zeros((core.n_segments, core.n_options))
+    np.add.at(own, classes.segment, ms.shares * classes.weight[:, None])
+    members = own.sum(-1, keepdims=True)
+    return float((own * neighbour).sum() / max(members.sum(), 1e-300))
+
+
+def mixing_matrix_counts(core: Core) -> Float:
+    """Expected share of a segment-``s`` member's neighbours in segment ``b`` (by count)."""
+    net = core.params.network
+    share = core.segment_share
+    if net.kind == "block" and len(share) > 1:
+        others = share[None, :] * (1.0 - np.eye(len(share)))
+        others = others / np.maximum(others.sum(-1, keepdims=True), 1e-300)
+        return np.asarray(net.homophily * np.eye(len(share)) + (1.0 - net.homophily) * others)
+    return np.tile(share, (len(share), 1))
 
 
 def trajectory(params: Params, steps: int) -> pd.DataFrame:
     """Mean-field trajectory: ``step`` and :data:`sim.engine.MODEL_COLUMNS`, ``steps + 1`` rows
     (row 0 the initial state), the deterministic counterpart of ``run_batch``'s run average."""
-    if isinstance(steps, bool) or not isinstance(steps, int | np.integer) or steps < 0:
-        raise ValueError(f"steps={steps!r}: expected a whole number >= 0")
-    core = engine.Core.from_params(params)
+    steps = whole_number("steps", steps, 0)
+    plan = Plan.from_params(params)
     ms = initial_mean_state(params)
-    rows = [{"step": 0, **observe(core, ms)}]
+    rows = [{"step": 0, **observe(plan, ms)}]
     for _ in range(steps):
-        ms = step(core, ms)
-        rows.append({"step": ms.t, **observe(core, ms)})
+        ms = step(plan, ms)
+        rows.append({"step": ms.t, **observe(plan, ms)})
     return pd.DataFrame(rows)

@@ -14,6 +14,8 @@ import pandas as pd
 
 from sim import engine
 from sim.agents import EnterpriseAgent, FirmAgent, GovernmentAgent
+from sim.batch import warn_late_events, whole_number
+from sim.core import Core, Plan
 from sim.params import Params, load_scenario
 
 
@@ -31,7 +33,9 @@ class TechCompetitionModel(mesa.Model):
     Build from parameters, ``TechCompetitionModel(params=load_scenario("seed"), rng=42)``, or
     by keyword as Mesa tooling does, ``TechCompetitionModel(scenario="seed", rng=1,
     n_enterprises=2_000, home_fine=3.0)``: any :class:`~sim.params.Params` field may be given
-    as a keyword override; an unknown keyword raises ``ValueError`` listing the valid ones.
+    as a keyword override (``**{"partner-cloud.margin": 0.2}`` for a provider's or a segment's
+    field); an unknown keyword raises ``ValueError`` naming the closest valid ones. Dated events
+    of the parameters apply at their months (``model.plan``).
     """
 
     def __init__(
@@ -49,17 +53,17 @@ class TechCompetitionModel(mesa.Model):
             self.rng.bit_generator.state = start
         base = params if params is not None else load_scenario(scenario)
         self.params: Params = base.replace(**kwargs) if kwargs else base
-        self.core = engine.Core.from_params(self.params)
+        self.plan = Plan.from_params(self.params)
         # one run: the model's own generator, drawn from directly (no per-run stacking)
         self._rngs = self.rng
-        self.state = engine.initial_state(self.core, self._rngs, runs=1)
+        self.state = engine.initial_state(self.plan, self._rngs, runs=1)
+        self._segment_records: list[tuple[int, dict[str, np.ndarray]]] = []
         self._observe()
 
         self.firms = [FirmAgent(self, j) for j in range(self.params.n_providers)]
         self.home_government = GovernmentAgent(self, "home")
         self.rival_government = GovernmentAgent(self, "rival")
-        for k in range(self.params.n_enterprises):
-            EnterpriseAgent(self, k)
+        self.enterprises = [EnterpriseAgent(self, k) for k in range(self.params.n_enterprises)]
 
         self.datacollector = mesa.DataCollector(
             model_reporters={c: _model_reporter(c) for c in engine.MODEL_COLUMNS},
@@ -74,9 +78,14 @@ class TechCompetitionModel(mesa.Model):
         )
         self.datacollector.collect(self)
 
+    @property
+    def core(self) -> Core:
+        """The bound parameters in force at the current step."""
+        return self.plan.core_at(self.state.t)
+
     def step(self) -> None:
-        """Advance one month: payoffs, decisions, enterprise choice, capability growth."""
-        self.state = engine.advance(self.core, self.state, self._rngs)
+        """Advance one month: events, payoffs, decisions, enterprise choice, capability."""
+        self.state = engine.advance(self.plan, self.state, self._rngs)
         self._observe()
         self.datacollector.collect(self)
 
@@ -87,13 +96,16 @@ class TechCompetitionModel(mesa.Model):
         self.provider_values = {
             column: values[0].tolist() for column, values in self.observation.provider.items()
         }
+        self._segment_records.append(
+            (self.state.t, {c: v[0] for c, v in self.observation.segment.items()})
+        )
 
     def run(self, steps: int) -> pd.DataFrame:
         """Advance ``steps`` steps and return the model-level frame (one row per step, step 0
-        being the initial state)."""
-        if isinstance(steps, bool) or not isinstance(steps, int | np.integer) or steps < 0:
-            raise ValueError(f"steps={steps!r}: expected a whole number >= 0")
-        for _ in range(int(steps)):
+        being the initial state). Events dated after the last step are warned about."""
+        steps = whole_number("steps", steps, 0)
+        warn_late_events(self.params, self.state.t + steps)
+        for _ in range(steps):
             self.step()
         return self.frame()
 
@@ -107,6 +119,30 @@ class TechCompetitionModel(mesa.Model):
         """Per-provider outputs: one row per step and provider."""
         frame = self.datacollector.get_agenttype_vars_dataframe(FirmAgent).reset_index()
         return frame.rename(columns={"Step": "step", "AgentID": "agent_id"})
+
+    def segment_frame(self) -> pd.DataFrame:
+        """Per-segment outputs: one row per step and segment (``step``, ``segment``, ``name``
+        and :data:`sim.engine.SEGMENT_COLUMNS`)."""
+        names = list(self.core.segment_names)
+        rows = []
+        for t, values in self._segment_records:
+            for s, name in enumerate(names):
+                rows.append(
+                    {
+                        "step": t,
+                        "segment": s,
+                        "name": name,
+                        **{c: float(v[s]) for c, v in values.items()},
+                    }
+                )
+        return pd.DataFrame(rows)
+
+    @property
+    def network(self) -> Any:
+        """The enterprises' network as a ``networkx.Graph`` (nodes are enterprise indices),
+        built on demand; None when the scenario has none."""
+        graph = self.state.population.graph
+        return None if graph is None else graph.to_networkx()  # type: ignore[attr-defined]
 
     def government_frame(self) -> pd.DataFrame:
         """Both governments' policies: one row per step and government."""

@@ -26,7 +26,8 @@ Rules
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Literal, get_args
 
 import numpy as np
@@ -155,24 +156,133 @@ def roth_erev(
     return _sample(updated, u), updated
 
 
-UNIFORM_BLOCKS = {
-    "best_response": 1,
-    "logit": 1,
-    "fermi": 2,
-    "fictitious_play": 1,
-    "roth_erev": 1,
-    "fixed": 0,
-}
-"""How many ``(R, n)`` blocks of uniforms each rule draws per call, whatever the payoffs."""
+@dataclass(frozen=True)
+class RuleSpec:
+    """Everything the rest of the package needs to know about one decision rule.
 
-MEMORYLESS = frozenset({"best_response", "logit", "fermi", "fixed"})
-"""Rules whose outcome for an agent that does not revise is never used and that keep no memory."""
+    ``uniform_blocks``: ``(R, n)`` blocks of uniforms drawn per call, whatever the payoffs.
+    ``memoryless``: keeps no memory, so the outcome for an agent that does not revise is never
+    used (the engine then skips computing payoffs when nobody revises).
+    ``memory_fill``: the learning memory's value at step 0 (0 payoff means for fictitious play,
+    one payoff unit of propensity per action for Roth-Erev; unused otherwise).
+    ``expected``: the action probabilities of one revision, ``(payoffs, rationality) ->
+    probabilities``, for the mean field; None when the rule has no memoryless expectation over
+    a single agent.
+    ``games``: how the games layer calls it: ``"focal"`` on the revising individual's payoff
+    vector alone, ``"population"`` on the whole population's block; None if unsupported.
+    ``keeps_action``: the rule never changes an action (counterfactuals).
+    """
+
+    name: str
+    uniform_blocks: int
+    memoryless: bool
+    memory_fill: float
+    expected: Callable[[Float, float], Float] | None
+    games: Literal["focal", "population"] | None
+    keeps_action: bool
+    apply: Callable[[Float, Actions, Float, int, RandomSource, RuleKnobs], tuple[Actions, Float]]
+
+
+@dataclass(frozen=True)
+class RuleKnobs:
+    """The rule parameters of the actor kind deciding: logit ``rationality``, Fermi
+    ``intensity``, Roth-Erev ``forgetting``."""
+
+    rationality: float
+    intensity: float
+    forgetting: float
+
+
+def _expected_logit(payoffs: Float, rationality: float) -> Float:
+    return choice_probabilities("logit", payoffs, rationality)
+
+
+def _expected_best(payoffs: Float, rationality: float) -> Float:
+    return choice_probabilities("best_response", payoffs, rationality)
+
+
+REGISTRY: dict[str, RuleSpec] = {
+    "best_response": RuleSpec(
+        "best_response",
+        uniform_blocks=1,
+        memoryless=True,
+        memory_fill=0.0,
+        expected=_expected_best,
+        games="focal",
+        keeps_action=False,
+        apply=lambda pay, cur, mem, t, rng, k: (best_response(pay, cur, rng), mem),
+    ),
+    "logit": RuleSpec(
+        "logit",
+        uniform_blocks=1,
+        memoryless=True,
+        memory_fill=0.0,
+        expected=_expected_logit,
+        games="focal",
+        keeps_action=False,
+        apply=lambda pay, cur, mem, t, rng, k: (
+            logit_response(pay, cur, rng, k.rationality),
+            mem,
+        ),
+    ),
+    "fermi": RuleSpec(
+        "fermi",
+        uniform_blocks=2,
+        memoryless=True,
+        memory_fill=0.0,
+        expected=None,
+        games="population",
+        keeps_action=False,
+        apply=lambda pay, cur, mem, t, rng, k: (
+            fermi_imitation(pay, cur, rng, k.intensity),
+            mem,
+        ),
+    ),
+    "fictitious_play": RuleSpec(
+        "fictitious_play",
+        uniform_blocks=1,
+        memoryless=False,
+        memory_fill=0.0,
+        expected=None,
+        games="population",
+        keeps_action=False,
+        apply=lambda pay, cur, mem, t, rng, k: fictitious_play(pay, cur, rng, mem, t),
+    ),
+    "roth_erev": RuleSpec(
+        "roth_erev",
+        uniform_blocks=1,
+        memoryless=False,
+        memory_fill=1.0,
+        expected=None,
+        games="population",
+        keeps_action=False,
+        apply=lambda pay, cur, mem, t, rng, k: roth_erev(pay, cur, rng, mem, k.forgetting),
+    ),
+    "fixed": RuleSpec(
+        "fixed",
+        uniform_blocks=0,
+        memoryless=True,
+        memory_fill=0.0,
+        expected=None,
+        games=None,
+        keeps_action=True,
+        apply=lambda pay, cur, mem, t, rng, k: (cur.astype(np.int8), mem),
+    ),
+}
+"""One entry per rule in :data:`RULES`; the only table of rule properties in the package."""
+
+
+def spec_of(rule: str) -> RuleSpec:
+    """The registry entry of ``rule``; a one-line ``ValueError`` for an unknown name."""
+    try:
+        return REGISTRY[rule]
+    except KeyError:
+        raise ValueError(f"rule={rule!r}: expected one of {', '.join(RULES)}") from None
 
 
 def initial_memory(rule: str, shape: tuple[int, ...]) -> Float:
-    """Learning memory at step 0: zero payoff means for fictitious play, unit propensities
-    for Roth-Erev (one payoff unit per action), unused zeros otherwise."""
-    return np.ones(shape) if rule == "roth_erev" else np.zeros(shape)
+    """Learning memory at step 0, filled with the rule's ``memory_fill``."""
+    return np.full(shape, spec_of(rule).memory_fill)
 
 
 def decide(
@@ -187,19 +297,6 @@ def decide(
     intensity: float,
     forgetting: float,
 ) -> tuple[Actions, Float]:
-    """Dispatch to one rule by name; returns new actions and memory (unchanged if unused)."""
-    match rule:
-        case "best_response":
-            return best_response(payoffs, current, rng), memory
-        case "logit":
-            return logit_response(payoffs, current, rng, rationality), memory
-        case "fermi":
-            return fermi_imitation(payoffs, current, rng, intensity), memory
-        case "fictitious_play":
-            return fictitious_play(payoffs, current, rng, memory, count)
-        case "roth_erev":
-            return roth_erev(payoffs, current, rng, memory, forgetting)
-        case "fixed":
-            return current.astype(np.int8), memory
-        case _:
-            raise ValueError(f"rule={rule!r}: expected one of {', '.join(RULES)}")
+    """Apply one rule by name; returns new actions and memory (unchanged if unused)."""
+    knobs = RuleKnobs(rationality, intensity, forgetting)
+    return spec_of(rule).apply(payoffs, current, memory, count, rng, knobs)

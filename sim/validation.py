@@ -709,9 +709,7 @@ def check_meanfield_scaling(
 
 
 def _provider_final(params: Params, seeds: Sequence[int], steps: int) -> pd.DataFrame:
-    out = run_batch(params, list(seeds), steps, final_only=True, providers=True)
-    assert isinstance(out, tuple)
-    return out[1]
+    return run_batch(params, list(seeds), steps, final_only=True).providers
 
 
 def check_sf1_divergence(n_seeds: int = 200, n_enterprises: int = 1000, steps: int = 120) -> Check:

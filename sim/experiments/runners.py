@@ -80,9 +80,9 @@ def run_unit(unit: WorkUnit) -> pd.DataFrame:
         unit.steps,
         record_every=every,
         final_only=final_only,
-        providers=unit.providers,
     )
-    model, per_provider = out if isinstance(out, tuple) else (out, None)
+    model = out.model
+    per_provider = out.providers if unit.providers else None
     run = model["run"].to_numpy()
     seeds = np.asarray(unit.seeds, dtype=np.int64)
     frame: dict[str, Any] = {
