@@ -74,7 +74,7 @@ from sim.errors import (
     unknown_choice,
 )
 from sim.params import Params, apply_changes, list_scenarios, load_scenario, valid_keys
-from sim.schema import Flag, Frozen, Name, Number, Whole, param
+from sim.schema import NAME_PATTERN, Flag, Frozen, Name, Number, Whole, param
 
 Kind = Literal["generic", "baseline", "phase_diagram", "counterfactuals", "sensitivity"]
 Sampler = Literal["grid", "lhs", "sobol", "saltelli"]
@@ -989,10 +989,12 @@ def sweep_file_schema() -> dict[str, Any]:
     props = schema["properties"]
     for key in ("quick", "source"):
         props.pop(key)
+    props["name"]["pattern"] = NAME_PATTERN
     props["base"]["enum"] = list(scenario_names())
+    docs = ("description", "unit", "source")
     props["fixed"] = {
         "type": "object",
-        "description": props["fixed"]["description"],
+        **{k: props["fixed"][k] for k in docs},
         "additionalProperties": True,
     }
     dimension = schema["$defs"]["Dimension"]
@@ -1002,7 +1004,7 @@ def sweep_file_schema() -> dict[str, Any]:
     dimension["properties"]["values"]["minItems"] = 1
     props["parameters"] = {
         "type": "object",
-        "description": props["parameters"]["description"],
+        **{k: props["parameters"][k] for k in docs},
         "additionalProperties": {
             "anyOf": [
                 {"$ref": "#/$defs/Dimension"},
