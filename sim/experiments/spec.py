@@ -301,8 +301,8 @@ class SweepSpec(Frozen):
     name: Name = param(
         ...,
         unit="-",
-        meaning="results go to <out>/<name> (the quick variant: <name>-quick); 1 to 64 "
-        "letters, digits, '-' or '_', starting with a letter or digit",
+        meaning="results go to <out>/<name> (the quick variant's to <name>-quick); unset: the "
+        "file's stem; 1 to 64 letters, digits, '-' or '_', starting with a letter or digit",
         source="default: the file's stem",
     )
     description: str = param("", unit="-", meaning="one line", source="sweep file")
@@ -315,7 +315,7 @@ class SweepSpec(Frozen):
     base: str = param(
         "seed",
         unit="-",
-        meaning="shipped scenario every point starts from (python -m sim scenarios)",
+        meaning="shipped scenario every point starts from (python -m sim scenarios lists them)",
         source="sweep file",
     )
     sampler: Sampler = param(
@@ -383,14 +383,15 @@ class SweepSpec(Frozen):
     fixed: tuple[tuple[str, Any], ...] = param(
         (),
         unit="-",
-        meaning="[fixed]: parameter values applied to every point, named as Params.replace "
-        "names them",
+        meaning="[fixed]: values applied to every point, named as Params.replace names them: "
+        "market_value, partner-cloud.margin, <segment>.revision_rate, network.mean_degree",
         source="sweep file",
     )
     parameters: tuple[Dimension, ...] = param(
         (),
         unit="-",
-        meaning="[parameters]: what varies, one table per parameter (none: a single point)",
+        meaning="[parameters]: what varies, one table (or a bare list of values) per name as "
+        "in [fixed], or scenario (grid only); none: a single point",
         source="sweep file",
     )
     quick: Flag = param(
