@@ -618,6 +618,7 @@ def _check_size(spec: SweepSpec, allow_large: bool) -> None:
     if spec.sampler == "grid":
         where = "parameters"
         what = " x ".join(str(d.size) for d in spec.parameters)
+        what = what if len(what) <= 60 else what[:57] + "..."
         shown = f"{points} grid points ({what})"
     else:
         where = "points"
