@@ -43,10 +43,6 @@ def _one_line_warning(
     print(f"warning: {message}", file=sys.stderr)
 
 
-MAX_SEED = 2**63 - 1
-"""Largest ``--rng``: seeds are stored as signed 64-bit integers (Parquet ``int64``)."""
-
-
 def _whole_number(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
     """An argparse ``type``: an integer ``>= minimum`` (and ``<= maximum`` when given)."""
     allowed = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
@@ -109,7 +105,8 @@ def _backend_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from sim.experiments.spec import MAX_LEVELS, MAX_POINTS, MAX_RUNS, MAX_STEPS
+    # the limits are the sweep schema's: a run's seed is stored as a signed 64-bit integer
+    from sim.experiments.spec import MAX_LEVELS, MAX_POINTS, MAX_RUNS, MAX_SEED, MAX_STEPS
 
     allow_large = (
         f"run a design above the size limits ({MAX_POINTS:,} points, {MAX_LEVELS:,} levels "
