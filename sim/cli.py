@@ -1,4 +1,4 @@
-"""Command line: ``python -m sim scenarios | run | sweep | figures | suite``.
+"""Command line: ``python -m sim scenarios | schema | run | sweep | figures | suite``.
 
 Exit codes: 0 success; 2 bad input (malformed or invalid sweep file, unknown parameter, value
 out of range, unwritable output, unreachable scheduler, bad options), reported as one line on
@@ -9,12 +9,14 @@ stderr; 1 a failure while running; 130 interrupted. Results of a stopped sweep s
 from __future__ import annotations
 
 import argparse
+import json
 import sys
-import tomllib
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
+
+from sim.errors import short_repr
 
 USER_ERROR = 2
 RUN_FAILURE = 1
@@ -41,31 +43,40 @@ def _one_line_warning(
     print(f"warning: {message}", file=sys.stderr)
 
 
-def _whole_number(minimum: int) -> Callable[[str], int]:
-    """An argparse ``type``: an integer ``>= minimum``."""
+def _whole_number(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    """An argparse ``type``: an integer ``>= minimum`` (and ``<= maximum`` when given)."""
+    allowed = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
 
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             value = None
-        if value is None or value < minimum:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}")
+        if value is None or value < minimum or (maximum is not None and value > maximum):
+            raise argparse.ArgumentTypeError(
+                f"expected a whole number {allowed}, got {short_repr(text)}"
+            )
         return value
 
     return parse
 
 
 def _parse_setting(text: str) -> tuple[str, Any]:
-    """``KEY=VALUE`` with VALUE read as a TOML value (numbers, true/false, "strings")."""
+    """``KEY=VALUE`` with VALUE read as one TOML value (numbers, true/false, "strings",
+    arrays, inline tables); anything else is taken as a bare word such as ``restrict``. KEY is
+    any name :meth:`sim.params.Params.replace` accepts (``partner-cloud.margin``)."""
+    from sim.errors import InputError, parse_toml
+
     if "=" not in text:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {short_repr(text)}")
     key, raw = text.split("=", 1)
     try:
-        value = tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
-        value = raw  # a bare word such as restrict
-    return key.strip(), value
+        parsed = parse_toml(f"v = {raw}", "--set")
+    except InputError:
+        parsed = {"v": raw}
+    if set(parsed) != {"v"}:  # VALUE held a newline and more TOML
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE on one line, got {short_repr(text)}")
+    return key.strip(), parsed["v"]
 
 
 def _add_backend_options(p: argparse.ArgumentParser) -> None:
@@ -94,24 +105,48 @@ def _backend_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # the limits are the sweep schema's: a run's seed is stored as a signed 64-bit integer
+    from sim.experiments.spec import MAX_LEVELS, MAX_POINTS, MAX_RUNS, MAX_SEED, MAX_STEPS
+
+    allow_large = (
+        f"run a design above the size limits ({MAX_POINTS:,} points, {MAX_LEVELS:,} levels "
+        f"of a dimension, {MAX_RUNS:,} runs; see docs/experiments.md)"
+    )
     parser = _Parser(prog="python -m sim", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     sub.add_parser("scenarios", help="list the named scenarios")
 
+    schema = sub.add_parser("schema", help="JSON Schema of a scenario file (or a sweep file)")
+    schema.add_argument("--sweep", action="store_true", help="the schema of a sweep file")
+
     run = sub.add_parser("run", help="one run to a Parquet file")
     source = run.add_mutually_exclusive_group()
-    source.add_argument("--scenario", default="seed")
+    source.add_argument("--scenario", default="seed", help="a shipped scenario (see scenarios)")
     source.add_argument("--params", type=Path, help="a scenario TOML file")
-    run.add_argument("--set", type=_parse_setting, action="append", default=[], metavar="K=V")
-    run.add_argument("--steps", type=_whole_number(0), default=120)
-    run.add_argument("--rng", type=_whole_number(0), default=0, help="seed of the run's generator")
+    run.add_argument(
+        "--set",
+        type=_parse_setting,
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="change one parameter: a field, <provider>.<field>, <segment>.<field> or "
+        "network.<field>; repeatable",
+    )
+    run.add_argument("--steps", type=_whole_number(0, MAX_STEPS), default=120)
+    run.add_argument(
+        "--rng",
+        type=_whole_number(0, MAX_SEED),
+        default=0,
+        help="seed of the run's generator",
+    )
     run.add_argument("--out", type=Path, default=None, help="Parquet file (default: print)")
 
     sweep = sub.add_parser("sweep", help="run or resume a sweep file")
     sweep.add_argument("file", type=Path)
     sweep.add_argument("--out", type=Path, default=None, help="default: results/<name>")
     sweep.add_argument("--quick", action="store_true", help="the file's [quick] variant")
+    sweep.add_argument("--allow-large", action="store_true", help=allow_large)
     _add_backend_options(sweep)
 
     figures = sub.add_parser("figures", help="draw the figures of a results directory")
@@ -122,8 +157,22 @@ def build_parser() -> argparse.ArgumentParser:
     suite.add_argument("--out", type=Path, default=Path("results"))
     suite.add_argument("--experiments", type=Path, default=None, help="sweep files directory")
     suite.add_argument("--docs-figures", type=Path, default=None, help="copy key figures here")
+    suite.add_argument("--allow-large", action="store_true", help=allow_large)
     _add_backend_options(suite)
     return parser
+
+
+def _schema(args: argparse.Namespace) -> int:
+    if args.sweep:
+        from sim.experiments.spec import sweep_file_schema
+
+        schema = sweep_file_schema()
+    else:
+        from sim.params import scenario_file_schema
+
+        schema = scenario_file_schema()
+    print(json.dumps(schema, indent=2))
+    return 0
 
 
 def _scenarios() -> int:
@@ -162,7 +211,7 @@ def _run(args: argparse.Namespace) -> int:
 def _sweep(args: argparse.Namespace) -> int:
     from sim.experiments import load_spec, run_sweep
 
-    spec = load_spec(args.file, quick=args.quick)
+    spec = load_spec(args.file, quick=args.quick, allow_large=args.allow_large)
     result = run_sweep(spec, args.out or Path("results") / spec.name, **_backend_kwargs(args))
     print(result.summary(), file=sys.stderr)
     return 0
@@ -181,7 +230,9 @@ def _suite(args: argparse.Namespace) -> int:
     from sim.experiments.suite import experiment_specs, experiments_dir, run_suite
 
     # every sweep file is checked before the output directory is created
-    specs = experiment_specs(args.experiments or experiments_dir(), quick=args.quick)
+    specs = experiment_specs(
+        args.experiments or experiments_dir(), quick=args.quick, allow_large=args.allow_large
+    )
     check_writable(args.out, "--out")
     if args.docs_figures is not None:
         check_writable(args.docs_figures, "--docs-figures")
@@ -192,6 +243,7 @@ def _suite(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "scenarios": lambda args: _scenarios(),
+    "schema": _schema,
     "run": _run,
     "sweep": _sweep,
     "figures": _figures,

@@ -103,7 +103,7 @@ class Provider(Frozen):
         unit="frontier = 1",
         meaning="foreign: quality relative to the frontier (constant); domestic and open: "
         "initial relative quality, which then grows; an event sets the current quality",
-        source="assumption; foreign labs at the frontier",
+        source="assumption: foreign labs at the frontier",
     )
     price: Number = param(
         1.0,
@@ -130,7 +130,7 @@ class Provider(Frozen):
         unit="multiplier",
         meaning="kappa: how much serving the rival region through this channel (or its use "
         "of a home-origin open model) exposes capability to misuse or transfer",
-        source="assumption; the direct API is the reference",
+        source="assumption: the direct API is the reference",
     )
     home_exposure: Number = param(
         0.0,
@@ -155,19 +155,19 @@ class Provider(Frozen):
         high=1.0,
         unit="fraction",
         meaning="c: how far a home mandate legally reaches this channel",
-        source="assumption; a locally operated joint venture is partly outside its reach",
+        source="assumption: a locally operated joint venture is partly outside its reach",
     )
     initial_strategy: Strategy = param(
         "allow",
         unit="-",
         meaning="strategy at step 0 (an event sets the strategy at its month)",
-        source="pre-July-2024 state",
+        source="the state before 9 July 2024",
     )
     fixed_strategy: FixedChoice = param(
         "",
         unit="-",
         meaning="if set, the provider always plays this (counterfactuals)",
-        source="none",
+        source="none by default",
     )
     excluded_segments: tuple[Name, ...] = param(
         (),
@@ -482,7 +482,8 @@ class Params(Frozen):
         high=50_000_000,
         unit="enterprises",
         meaning="rival-region enterprises",
-        source="thousands to millions",
+        source='"thousands to millions" (model brief); 5000 keeps sampling noise in shares near '
+        "0.007",
     )
     market_value: Number = param(
         100.0,
@@ -490,7 +491,8 @@ class Params(Frozen):
         high=1e6,
         unit="$M/step",
         meaning="V: rival-region spend on model access per month at the reference price",
-        source="assumption of order $1bn/yr; swept in phase_diagram",
+        source="assumption: of order $1.2bn a year; not calibrated to data, swept in the phase "
+        "diagram",
     )
     price_sensitivity: Number = param(
         0.15,
@@ -498,7 +500,8 @@ class Params(Frozen):
         high=10.0,
         unit="quality per price index",
         meaning="converts price to quality units",
-        source="assumption",
+        source="assumption: chosen with the domestic prices so that foreign and domestic "
+        "providers split the market about evenly at step 0 (foreign 0.50, domestic 0.49)",
     )
     enterprise_rationality: Number = param(
         20.0,
@@ -506,7 +509,7 @@ class Params(Frozen):
         high=1000.0,
         unit="1/quality",
         meaning="mu: logit scale of enterprise choice (higher: quality differences matter more)",
-        source="assumption; a 0.1 quality difference gives odds e^2",
+        source="assumption: a 0.1 quality difference gives odds e² ≈ 7.4",
     )
     switching_cost: Number = param(
         0.05,
@@ -514,7 +517,7 @@ class Params(Frozen):
         high=10.0,
         unit="quality",
         meaning="tau: cost of moving to another provider",
-        source="assumption",
+        source="assumption: a move costs a factor e⁻¹ in choice odds",
     )
     revision_rate: Number = param(
         0.1,
@@ -522,7 +525,7 @@ class Params(Frozen):
         high=1.0,
         unit="probability/step",
         meaning="rho: share of enterprises that reconsider their provider each month",
-        source="assumption; inertia of enterprise IT contracts",
+        source="assumption: inertia of enterprise IT contracts, a review about every 10 months",
     )
     outside_utility: Number = param(
         0.6,
@@ -530,7 +533,7 @@ class Params(Frozen):
         high=10.0,
         unit="quality",
         meaning="utility of using no model provider",
-        source="assumption",
+        source="assumption: below every provider's value, so 0.2% use none at step 0",
     )
     domestic_migration_discount: Number = param(
         0.5,
@@ -539,13 +542,14 @@ class Params(Frozen):
         unit="fraction",
         meaning="share of the switching cost that domestic providers absorb (free-migration "
         "offers)",
-        source="model brief: domestic providers offered free migration in July 2024",
+        source="model brief: domestic providers offered free migration in July 2024; the size, "
+        "half, is an assumption",
     )
     circumvention: Flag = param(
         False,
         unit="-",
         meaning="enterprises may keep using a blocked foreign provider",
-        source="off",
+        source="off in the seed story; an option for experiments",
     )
     circumvention_cost: Number = param(
         0.15,
@@ -553,7 +557,7 @@ class Params(Frozen):
         high=10.0,
         unit="quality",
         meaning="cost of reaching a blocked provider (proxies, resellers)",
-        source="assumption",
+        source="assumption: three switching costs",
     )
     frontier_growth: Number = param(
         0.005,
@@ -561,7 +565,8 @@ class Params(Frozen):
         high=0.5,
         unit="fraction/step",
         meaning="g: monthly growth of frontier capability",
-        source="assumption",
+        source="assumption: about 6% a year in frontier units; with the learning rates it sets "
+        "the long-run gap near 0.05",
     )
     learning_rate: Number = param(
         0.1,
@@ -569,7 +574,8 @@ class Params(Frozen):
         high=1.0,
         unit="1/step per unit share",
         meaning="eta: domestic catch-up per month per unit of own user share (learning by doing)",
-        source="assumption (Arthur 1989 increasing returns)",
+        source="assumption (increasing returns, Arthur 1989): at a share of 0.5 a provider closes "
+        "5% of its gap a month",
     )
     rival_subsidy: Number = param(
         0.01,
@@ -577,7 +583,7 @@ class Params(Frozen):
         high=1.0,
         unit="1/step",
         meaning="catch-up per month bought by rival-government subsidy",
-        source="assumption",
+        source="assumption: small against learning, so usage drives catch-up",
     )
     spillover_rate: Number = param(
         0.0,
@@ -594,7 +600,7 @@ class Params(Frozen):
         high=1e6,
         unit="$M/step per unit share x quality",
         meaning="sigma: the provider's internalized expected cost of misuse per unit of exposure",
-        source="assumption",
+        source="assumption: a third of the direct lab's step-0 revenue (5.8 of 17.4 $M/step)",
     )
     home_enforcement: Number = param(
         0.5,
@@ -602,7 +608,7 @@ class Params(Frozen):
         high=1.0,
         unit="probability/step",
         meaning="e: chance a mandate is enforced on a violator",
-        source="assumption",
+        source="assumption: an even chance",
     )
     home_fine: Number = param(
         10.0,
@@ -610,7 +616,8 @@ class Params(Frozen):
         high=1e6,
         unit="$M/step",
         meaning="f: fine on a provider caught serving against a mandate",
-        source="assumption",
+        source="assumption: the default expected penalty (5 $M/step at full coverage) does not by "
+        "itself flip the partner; the `mandate` scenario raises it",
     )
     home_revenue_weight: Number = param(
         1.0,
@@ -618,7 +625,7 @@ class Params(Frozen):
         high=1e3,
         unit="-",
         meaning="home government's weight on its providers' rival revenue",
-        source="assumption",
+        source="assumption: a dollar is a dollar",
     )
     home_security_weight: Number = param(
         30.0,
@@ -626,7 +633,8 @@ class Params(Frozen):
         high=1e6,
         unit="$M/step per unit share x quality",
         meaning="home government's cost of rival access to its frontier models",
-        source="assumption",
+        source="assumption: above the providers' own `security_weight` (the government "
+        "internalizes more of the risk)",
     )
     home_rival_growth_weight: Number = param(
         20.0,
@@ -642,7 +650,8 @@ class Params(Frozen):
         high=1e6,
         unit="$M/step",
         meaning="h: cost of running a mandate",
-        source="assumption",
+        source="assumption: with it the home government does not mandate in the seed scenario "
+        "(W_home 15.07 allow vs 10.07 restrict at step 0), matching July 2024",
     )
     rival_domestic_weight: Number = param(
         0.01,
@@ -667,20 +676,26 @@ class Params(Frozen):
         unit="quality/step",
         meaning="b: rival government's value of blocking foreign services whatever their use "
         "(information control, data sovereignty)",
-        source="assumption; the rival blocks once the foreign long-run share it would remove "
-        "is below about 0.15",
+        source="assumption: with the weights above the rival blocks once the accessible foreign "
+        "long-run share falls below about 0.15 (7.5)",
     )
     firm_rule: Rule = param(
-        "logit", unit="-", meaning="decision rule of foreign providers", source="choice"
+        "logit",
+        unit="-",
+        meaning="decision rule of foreign providers",
+        source="modelling choice: boundedly rational firms",
     )
     home_rule: Rule = param(
         "best_response",
         unit="-",
         meaning="decision rule of the home government (its mandate)",
-        source="choice",
+        source="modelling choice",
     )
     rival_rule: Rule = param(
-        "best_response", unit="-", meaning="decision rule of the rival government", source="choice"
+        "best_response",
+        unit="-",
+        meaning="decision rule of the rival government",
+        source="modelling choice",
     )
     firm_rationality: Number = param(
         0.5,
@@ -688,7 +703,7 @@ class Params(Frozen):
         high=1e3,
         unit="1/($M/step)",
         meaning="lambda of the firms' logit rule",
-        source="assumption",
+        source="assumption: a 2 $M/step payoff difference gives odds e",
     )
     imitation_intensity: Number = param(
         0.5,
@@ -696,7 +711,7 @@ class Params(Frozen):
         high=1e3,
         unit="1/($M/step)",
         meaning="beta of the Fermi rule, firms and governments",
-        source="assumption",
+        source="assumption: as `firm_rationality`",
     )
     home_rationality: Number = param(
         0.5,
@@ -704,7 +719,7 @@ class Params(Frozen):
         high=1e3,
         unit="1/($M/step)",
         meaning="lambda of the home government's logit rule",
-        source="assumption",
+        source='assumption (used only with `home_rule = "logit"`)',
     )
     rival_rationality: Number = param(
         50.0,
@@ -712,7 +727,8 @@ class Params(Frozen):
         high=1e4,
         unit="1/quality",
         meaning="lambda of the rival government's logit rule",
-        source="assumption",
+        source='assumption (used only with `rival_rule = "logit"`; the rival\'s objective is in '
+        "quality units)",
     )
     firm_revision_rate: Number = param(
         0.2,
@@ -720,7 +736,7 @@ class Params(Frozen):
         high=1.0,
         unit="probability/step",
         meaning="chance a provider reconsiders its strategy",
-        source="assumption",
+        source="assumption: a review about every 5 months",
     )
     gov_revision_rate: Number = param(
         0.05,
@@ -728,7 +744,7 @@ class Params(Frozen):
         high=1.0,
         unit="probability/step",
         meaning="chance a government reconsiders its policy",
-        source="assumption; policy is slow",
+        source="assumption: policy is slow, a review about every 20 months",
     )
     roth_erev_forgetting: Number = param(
         0.05,
@@ -736,7 +752,7 @@ class Params(Frozen):
         high=1.0,
         unit="fraction/step",
         meaning="forgetting of Roth-Erev propensities",
-        source="Roth & Erev 1995",
+        source="Roth & Erev 1995 use small forgetting rates of this order",
     )
     home_policy: Strategy = param(
         "allow",
@@ -748,7 +764,7 @@ class Params(Frozen):
         "allow",
         unit="-",
         meaning="rival government's policy at step 0 (an event sets it at its month)",
-        source="July 2024",
+        source="July 2024: foreign model access not blocked by the rival",
     )
     # --- heterogeneous, networked enterprises (off by default) ---
     peer_effect: Number = param(

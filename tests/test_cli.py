@@ -8,12 +8,13 @@ import os
 import socket
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from sim import TechCompetitionModel, load_scenario
+from sim import TechCompetitionModel, list_scenarios, load_scenario
 from sim.cli import main
 from sim.engine import MODEL_COLUMNS
 from sim.experiments import load
@@ -63,8 +64,13 @@ def free_port() -> int:
 def test_scenarios_lists_every_scenario(capsys):
     code, out, _ = run_cli(capsys, "scenarios")
     assert code == 0
-    names = [line.split()[0] for line in out.strip().splitlines()]
-    assert names == ["mandate", "open", "protectionist", "seed"]
+    lines = out.strip().splitlines()
+    names = [line.split()[0] for line in lines]
+    assert (
+        names == sorted(list_scenarios()) == ["classic", "mandate", "open", "protectionist", "seed"]
+    )
+    for line, (name, description) in zip(lines, list_scenarios().items(), strict=True):
+        assert line.startswith(name) and line.endswith(description)
 
 
 def test_run_writes_the_model_run_for_the_seed(capsys, tmp_path):
@@ -112,7 +118,7 @@ def test_sweep_then_figures(capsys, tmp_path):
     [
         ("replicates = [1,\n", "malformed TOML"),
         (GOOD.replace("market_value = {", "market_valeu = {"), "did you mean 'market_value'?"),
-        (GOOD.replace("[50.0, 150.0]", "[-1.0]"), "market_value=-1.0"),
+        (GOOD.replace("[50.0, 150.0]", "[-1.0]"), "parameters.market_value.values[0]=-1.0"),
         (
             GOOD.replace("{ values = [50.0, 150.0] }", "{ range = [100, 10], levels = 2 }"),
             "reversed bounds",
@@ -166,7 +172,20 @@ def test_unreachable_scheduler_exits_2_before_writing(capsys, tmp_path):
         (["sweep", "{file}", "--workers", "0"], "--workers"),
         (["sweep", "{file}", "--scheduler", "tcp://127.0.0.1:1"], "only used with --backend dask"),
         (["run", "--scenario", "sed"], "did you mean 'seed'?"),
+        (["run", "--scenario", "../scenarios/seed"], "unknown scenario '../scenarios/seed'"),
         (["run", "--set", "market_value=-3"], "market_value=-3.0"),
+        (["run", "--set", "partner-cloud.margin=3"], "providers[partner-cloud].margin=3.0"),
+        (["run", "--set", "partner-clod.margin=3"], "did you mean 'partner-cloud'"),
+        (["run", "--set", "network.mean_degree=2.5"], "network.mean_degree=2.5"),
+        (["run", "--set", "home_fine=1\nmarket_value=2"], "one line"),
+        (
+            ["run", "--rng", str(2**63)],
+            "--rng: expected a whole number in [0, 9223372036854775807]",
+        ),
+        (["run", "--rng", "2**70", "--out", "x.parquet"], "--rng"),
+        (["run", "--steps", "100001"], "--steps: expected a whole number in [0, 100000]"),
+        (["run", "--params", "/dev/zero"], "not a regular file"),
+        (["schema", "--sweeps"], "unrecognized arguments"),
         (["figures", "{dir}"], "not a results directory"),
         (["frobnicate"], "invalid choice"),
     ],
@@ -296,3 +315,131 @@ def test_module_entry_point_reports_user_errors_in_one_line(tmp_path):
     )
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "replicates=0" in done.stderr
+
+
+def test_run_set_accepts_every_dotted_name(capsys, tmp_path):
+    """``--set`` takes a provider's, a segment's and the network's fields by name, like
+    ``Params.replace``; the run is the model's run with those parameters."""
+    out = tmp_path / "one.parquet"
+    scenario = tmp_path / "segmented.toml"
+    scenario.write_text(
+        'base = "seed"\n[[segments]]\nname = "developers"\nshare = 0.4\n'
+        '[[segments]]\nname = "firms"\nshare = 0.6\n',
+        encoding="utf-8",
+    )
+    settings = {
+        "partner-cloud.mandate_coverage": "1",
+        "developers.revision_rate": "0.3",
+        "network.kind": '"small_world"',
+        "network.mean_degree": "4",
+        "n_enterprises": "120",
+        "home_policy": "restrict",
+    }
+    argv = ["run", "--params", str(scenario), "--steps", "3", "--rng", str(2**63 - 1)]
+    for key, value in settings.items():
+        argv += ["--set", f"{key}={value}"]
+    code, _, err = run_cli(capsys, *argv, "--out", str(out))
+    assert code == 0, err
+    params = load_scenario("seed").replace(
+        segments=[{"name": "developers", "share": 0.4}, {"name": "firms", "share": 0.6}]
+    )
+    params = params.replace(
+        **{
+            "partner-cloud.mandate_coverage": 1,
+            "developers.revision_rate": 0.3,
+            "network.kind": "small_world",
+            "network.mean_degree": 4,
+            "n_enterprises": 120,
+            "home_policy": "restrict",
+        }
+    )
+    assert params.provider("partner-cloud").mandate_coverage == 1.0
+    frame = pd.read_parquet(out)
+    expected = TechCompetitionModel(params=params, rng=2**63 - 1).run(3)
+    assert frame["seed"].eq(2**63 - 1).all()
+    for column in ("step", *MODEL_COLUMNS):
+        assert frame[column].tolist() == expected[column].tolist(), column
+
+
+@pytest.mark.parametrize("which", ["scenario", "sweep"])
+def test_schema_command_prints_the_json_schema(capsys, which):
+    from sim.experiments.spec import sweep_file_schema
+    from sim.params import scenario_file_schema
+
+    argv = ["schema", "--sweep"] if which == "sweep" else ["schema"]
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 0 and err == ""
+    printed = json.loads(out)
+    expected = sweep_file_schema() if which == "sweep" else scenario_file_schema()
+    assert printed == json.loads(json.dumps(expected))
+    assert printed["title"] == f"techcomp-sim {which} file"
+
+
+SCENARIO_FILES = sorted((ROOT / "sim" / "scenarios").glob("*.toml"))
+
+
+@pytest.mark.parametrize("path", SCENARIO_FILES, ids=lambda p: p.stem)
+def test_shipped_scenarios_validate_against_the_printed_schema(capsys, path):
+    jsonschema = pytest.importorskip("jsonschema")
+    code, out, _ = run_cli(capsys, "schema")
+    assert code == 0
+    schema = json.loads(out)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    jsonschema.validate(data, schema, cls=jsonschema.Draft202012Validator)
+    # and the schema is not vacuous: a typo and an out-of-range value fail it
+    for bad in ({**data, "home_fin": 1.0}, {**data, "home_enforcement": 1.5}):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(bad, schema, cls=jsonschema.Draft202012Validator)
+
+
+def test_scenario_schema_structure(capsys):
+    code, out, _ = run_cli(capsys, "schema")
+    assert code == 0
+    schema = json.loads(out)
+    props = schema["properties"]
+    assert {"base", "description", "providers", "segments", "network", "events"} <= set(props)
+    assert props["base"]["enum"] == sorted(list_scenarios())
+    assert props["market_value"]["minimum"] == 0.0 and props["market_value"]["unit"] == "$M/step"
+    assert schema["$defs"]["Provider"]["required"] == ["name"]
+    assert "remove" in schema["$defs"]["Provider"]["properties"]
+    assert schema["additionalProperties"] is False
+
+
+@pytest.mark.parametrize("command", ["sweep", "suite"])
+def test_allow_large_lifts_the_design_limits(capsys, tmp_path, monkeypatch, command):
+    """A design above the limits is refused naming the limit and the flag; with --allow-large
+    the validated spec reaches the runner (replaced here: 10,001 runs are not the point)."""
+    import sim.experiments
+    import sim.experiments.suite
+
+    text = (
+        'steps = 1\nrecord = "final"\n[fixed]\nn_enterprises = 2\n[parameters]\n'
+        "market_value = { range = [1, 2], levels = 10001 }\n"
+    )
+    experiments = tmp_path / "exp"
+    experiments.mkdir()
+    path = sweep_file(experiments, text, name="wide.toml")
+    out = tmp_path / "res"
+    received = []
+
+    def fake_sweep(spec, directory, **kwargs):
+        received.append(spec)
+        return type("Result", (), {"summary": lambda self: "done"})()
+
+    def fake_suite(specs, directory, **kwargs):
+        received.extend(specs)
+        return []
+
+    monkeypatch.setattr(sim.experiments, "run_sweep", fake_sweep)
+    monkeypatch.setattr(sim.experiments.suite, "run_suite", fake_suite)
+    if command == "sweep":
+        argv = ["sweep", str(path), "--out", str(out)]
+    else:
+        argv = ["suite", "--experiments", str(experiments), "--out", str(out)]
+    code, _, err = run_cli(capsys, *argv)
+    assert_user_error(code, err, "market_value.levels=10001: more than the limit of 10000 levels")
+    assert "--allow-large" in err and received == []
+    code, _, err = run_cli(capsys, *argv, "--allow-large")
+    assert code == 0, err
+    assert [(s.name, s.n_points) for s in received] == [("wide", 10001)]

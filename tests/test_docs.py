@@ -2,16 +2,19 @@
 
 ``docs/ODD.md`` carries the parameter table rendered from :func:`sim.params.parameter_table`
 (print a fresh one with ``.venv/bin/python tests/test_docs.py``), the seed scenario's providers
-and the output columns; ``README.md`` carries the output columns and the scenarios. These tests
-parse the Markdown tables back and compare them with the code, so a changed default, unit,
-range, column or scenario fails here until the text follows.
+and the output columns; ``docs/experiments.md`` the sweep file's keys rendered from
+:class:`sim.experiments.spec.SweepSpec` (``.venv/bin/python tests/test_docs.py sweep``);
+``README.md`` the output columns and the scenarios. These tests parse the Markdown tables back
+and compare them with the code, so a changed default, unit, range, meaning, source, column or
+scenario fails here until the text follows.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import html
 import math
 import re
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -19,15 +22,19 @@ from typing import Any
 import pytest
 
 from sim.engine import MODEL_COLUMNS, PROVIDER_COLUMNS
+from sim.experiments.spec import Dimension, SweepSpec
 from sim.params import Provider, list_scenarios, load_scenario, parameter_table
+from sim.schema import FieldDoc, describe
 
 ROOT = Path(__file__).resolve().parents[1]
 ODD = ROOT / "docs" / "ODD.md"
+EXPERIMENTS_DOC = ROOT / "docs" / "experiments.md"
 README = ROOT / "README.md"
 NO_RANGE = "—"
 REQUIRED = "required"
+UNSET = "unset"
 PARAMETER_HEADER = ("parameter", "default", "unit", "range", "meaning", "source / rationale")
-SEED_PROVIDER_FIELDS = tuple(f.name for f in dataclasses.fields(Provider))
+SWEEP_HEADER = ("key", "default", "unit", "range", "meaning")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -35,7 +42,8 @@ SEED_PROVIDER_FIELDS = tuple(f.name for f in dataclasses.fields(Provider))
 
 
 def toml_literal(value: Any) -> str:
-    """A value as a TOML literal, so that a table cell parses back exactly."""
+    """A value as a TOML literal, so that a table cell parses back exactly (``None``, an unset
+    optional field, is written :data:`UNSET`)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
@@ -55,30 +63,42 @@ def parse_literal(cell: str) -> Any:
     return tomllib.loads(f"v = {text}")["v"]
 
 
-def provider_default(name: str) -> Any:
-    """The dataclass default of a :class:`Provider` field, or :data:`REQUIRED`."""
-    f = next(f for f in dataclasses.fields(Provider) if f.name == name)
-    return REQUIRED if f.default is dataclasses.MISSING else f.default
-
-
-def expected_rows() -> dict[str, dict[str, Any]]:
-    """Code's view of each parameter row: default, unit and range (range ``None`` if open)."""
+def expected_rows(docs: list[FieldDoc] | None = None) -> dict[str, dict[str, Any]]:
+    """Code's view of each parameter row: default (:data:`REQUIRED`, :data:`UNSET` or a value),
+    unit, range (``None`` if open), meaning and source."""
     rows = {}
-    for row in parameter_table():
-        name = row["name"]
-        default = row["default"]
-        if name.startswith("providers[]."):
-            default = provider_default(name.removeprefix("providers[]."))
-        if row["choices"] is not None:
-            bounds: Any = list(row["choices"])
-        elif row["low"] is None and row["high"] is None:
+    for row in parameter_table() if docs is None else docs:
+        if row.required:
+            default: Any = REQUIRED
+        elif row.default is None:
+            default = UNSET
+        else:
+            default = list(row.default) if isinstance(row.default, tuple) else row.default
+        if row.choices is not None:
+            bounds: Any = list(row.choices)
+        elif row.low is None and row.high is None:
             bounds = None
         else:
-            low = -math.inf if row["low"] is None else row["low"]
-            high = math.inf if row["high"] is None else row["high"]
+            low = -math.inf if row.low is None else row.low
+            high = math.inf if row.high is None else row.high
             bounds = [low, high]
-        rows[name] = {**row, "default": default, "range": bounds}
+        rows[row.name] = {
+            "default": default,
+            "unit": row.unit,
+            "range": bounds,
+            "meaning": row.meaning,
+            "source": row.source,
+        }
     return rows
+
+
+def _default_cell(default: Any) -> str:
+    return default if default in (REQUIRED, UNSET) else f"`{toml_literal(default)}`"
+
+
+def text_cell(text: str) -> str:
+    """Prose as a table cell: ``<name>`` would be read as an HTML tag, so ``<`` is escaped."""
+    return html.escape(text, quote=False)
 
 
 def render_parameter_table() -> str:
@@ -88,15 +108,59 @@ def render_parameter_table() -> str:
         "|" + "|".join(" --- " for _ in PARAMETER_HEADER) + "|",
     ]
     for name, row in expected_rows().items():
-        default = row["default"]
         bounds = row["range"]
         cells = [
             f"`{name}`",
-            default if default == REQUIRED else f"`{toml_literal(default)}`",
-            row["unit"],
+            _default_cell(row["default"]),
+            text_cell(row["unit"]),
             NO_RANGE if bounds is None else f"`{toml_literal(bounds)}`",
-            row["meaning"],
-            row["source"],
+            text_cell(row["meaning"]),
+            text_cell(row["source"]),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def sweep_key_docs() -> list[FieldDoc]:
+    """The sweep file's keys: those of :class:`SweepSpec` but ``quick`` and ``source`` (the
+    variant and the file, not keys), then a dimension's keys as ``parameters.<name>.<key>``.
+    As a file sees them: ``name`` defaults to the file's stem, ``[fixed]`` and ``[parameters]``
+    are tables (unset: none), and ``record``'s number range is that of its JSON Schema."""
+    numbers = SweepSpec.model_json_schema()["properties"]["record"]["anyOf"][1]
+    as_file = {
+        "name": {"required": False},
+        "fixed": {"default": None},
+        "parameters": {"default": None},
+        "record": {"choices": None, "low": numbers["minimum"], "high": numbers["maximum"]},
+    }
+    keys = [
+        FieldDoc(**{**d.__dict__, **as_file.get(d.name, {})})
+        for d in describe(SweepSpec)
+        if d.name not in ("quick", "source")
+    ]
+    keys += [
+        FieldDoc(**{**d.__dict__, "name": f"parameters.<name>.{d.name}"})
+        for d in describe(Dimension)
+        if d.name != "name"
+    ]
+    return keys
+
+
+def render_sweep_table() -> str:
+    """The sweep file's key table as it belongs in ``docs/experiments.md``: the ``record`` key
+    takes ``"final"`` or a whole number, so its range cell lists both."""
+    lines = [
+        "| " + " | ".join(SWEEP_HEADER) + " |",
+        "|" + "|".join(" --- " for _ in SWEEP_HEADER) + "|",
+    ]
+    for name, row in expected_rows(sweep_key_docs()).items():
+        bounds = row["range"]
+        cells = [
+            f"`{name}`",
+            _default_cell(row["default"]),
+            text_cell(row["unit"]),
+            NO_RANGE if bounds is None else f"`{toml_literal(bounds)}`",
+            text_cell(row["meaning"]),
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -145,6 +209,11 @@ def readme() -> str:
     return README.read_text(encoding="utf-8")
 
 
+@pytest.fixture(scope="module")
+def experiments_doc() -> str:
+    return EXPERIMENTS_DOC.read_text(encoding="utf-8")
+
+
 # ---------------------------------------------------------------------------------------------
 # The ODD parameter table
 
@@ -163,47 +232,102 @@ def test_every_parameter_is_documented_and_nothing_else(
     assert set(documented_parameters) == set(expected_rows())
 
 
+def check_row(name: str, expected: dict[str, Any], row: tuple[str, ...], width: int) -> None:
+    """One documented row against the code: every cell, default and range parsed back."""
+    assert len(row) == width, f"{name}: row has {len(row)} cells"
+    default_cell, unit, range_cell, meaning = row[1:5]
+    if expected["default"] in (REQUIRED, UNSET):
+        assert default_cell == expected["default"], f"{name}: default {default_cell!r}"
+    else:
+        default = parse_literal(default_cell)
+        assert default == expected["default"], f"{name}: default {default!r}"
+        assert type(default) is type(expected["default"]), f"{name}: default type"
+    assert html.unescape(unit) == expected["unit"], f"{name}: unit {unit!r}"
+    if expected["range"] is None:
+        assert range_cell == NO_RANGE, f"{name}: range {range_cell!r}"
+    else:
+        assert parse_literal(range_cell) == expected["range"], f"{name}: range {range_cell!r}"
+    assert html.unescape(meaning) == expected["meaning"], f"{name}: meaning differs from the schema"
+
+
 @pytest.mark.parametrize("name", list(expected_rows()))
 def test_parameter_row_matches_code(
     name: str, documented_parameters: dict[str, tuple[str, ...]]
 ) -> None:
     expected = expected_rows()[name]
     row = documented_parameters[name]
-    assert len(row) == len(PARAMETER_HEADER), f"{name}: row has {len(row)} cells"
-    _, default_cell, unit, range_cell, meaning, source = row
-    if expected["default"] == REQUIRED:
-        assert default_cell == REQUIRED
-    else:
-        default = parse_literal(default_cell)
-        assert default == expected["default"], f"{name}: default {default!r}"
-        assert type(default) is type(expected["default"]), f"{name}: default type"
-    assert unit == expected["unit"], f"{name}: unit {unit!r}"
-    if expected["range"] is None:
-        assert range_cell == NO_RANGE, f"{name}: range {range_cell!r}"
-    else:
-        assert parse_literal(range_cell) == expected["range"], f"{name}: range {range_cell!r}"
-    assert meaning, f"{name}: no meaning"
-    # A default the code calls an assumption must be called one in the documentation too.
-    if "assumption" in expected["source"]:
-        assert "assumption" in source, f"{name}: the code calls this default an assumption"
+    check_row(name, expected, row, len(PARAMETER_HEADER))
+    assert html.unescape(row[5]) == expected["source"], f"{name}: source differs from the schema"
+    assert expected["source"] and expected["meaning"], f"{name}: undocumented in the schema"
+
+
+def test_table_texts_fit_in_a_markdown_cell() -> None:
+    for name, row in {**expected_rows(), **expected_rows(sweep_key_docs())}.items():
+        for key in ("meaning", "source", "unit"):
+            assert "|" not in row[key] and "\n" not in row[key], (name, key)
+
+
+# ---------------------------------------------------------------------------------------------
+# The sweep file's keys (docs/experiments.md)
+
+
+@pytest.fixture(scope="module")
+def documented_sweep_keys(experiments_doc: str) -> dict[str, tuple[str, ...]]:
+    rows = table_with_header(experiments_doc, *SWEEP_HEADER)
+    return {code_name(r[0]): r for r in rows}
+
+
+def test_every_sweep_key_is_documented_and_nothing_else(
+    documented_sweep_keys: dict[str, tuple[str, ...]],
+) -> None:
+    assert list(documented_sweep_keys) == list(expected_rows(sweep_key_docs()))
+
+
+@pytest.mark.parametrize("name", list(expected_rows(sweep_key_docs())))
+def test_sweep_key_row_matches_code(
+    name: str, documented_sweep_keys: dict[str, tuple[str, ...]]
+) -> None:
+    check_row(name, expected_rows(sweep_key_docs())[name], documented_sweep_keys[name], 5)
 
 
 # ---------------------------------------------------------------------------------------------
 # The seed scenario's providers
 
 
+def provider_table(text: str) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
+    """The seed scenario's provider table: header and rows (header ``provider``, ``channel``,
+    any further provider fields, then ``rationale``)."""
+    found = [
+        (header, body)
+        for header, body in markdown_tables(text)
+        if header[:2] == ("provider", "channel")
+    ]
+    assert len(found) == 1, f"expected one provider table, found {len(found)}"
+    return found[0]
+
+
 def test_seed_provider_table_matches_seed_scenario(odd: str) -> None:
-    rows = table_with_header(odd, "provider", *SEED_PROVIDER_FIELDS[1:])
+    header, rows = provider_table(odd)
+    fields = header[1:-1]
+    assert header[-1] == "rationale"
+    assert set(fields) <= set(Provider.model_fields), "every column is a Provider field"
     seed = load_scenario("seed").providers
     assert [code_name(r[0]) for r in rows] == [p.name for p in seed]
     for row, provider in zip(rows, seed, strict=True):
-        values = row[1 : len(SEED_PROVIDER_FIELDS)]
-        for field_name, cell in zip(SEED_PROVIDER_FIELDS[1:], values, strict=True):
+        for field_name, cell in zip(fields, row[1:-1], strict=True):
             assert parse_literal(cell) == getattr(provider, field_name), (
                 f"{provider.name}.{field_name}: documented {cell!r}"
             )
-        rationale = row[len(SEED_PROVIDER_FIELDS)]
-        assert rationale, f"{provider.name}: no rationale"
+        assert row[-1], f"{provider.name}: no rationale"
+    # every field a seed provider sets away from its default is a column
+    defaults = Provider.model_fields
+    differing = {
+        name
+        for p in seed
+        for name in Provider.model_fields
+        if name != "name" and getattr(p, name) != defaults[name].default
+    }
+    assert differing <= set(fields), f"undocumented seed values: {differing - set(fields)}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -247,4 +371,4 @@ def test_readme_links_the_documentation(readme: str) -> None:
 
 
 if __name__ == "__main__":
-    print(render_parameter_table())
+    print(render_sweep_table() if sys.argv[1:] == ["sweep"] else render_parameter_table())

@@ -1,16 +1,36 @@
-"""Sweep files: validation (one-line errors naming the key), designs and seeds."""
+"""Sweep files: validation (one-line errors naming the key by its path in the file), kind and
+design checked together, design limits, designs and seeds, and the sweep file's JSON Schema."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import time
+import tomllib
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from sim.errors import InputError
+from sim.experiments import samplers
 from sim.experiments.samplers import design, run_seeds
-from sim.experiments.spec import load_spec, spec_from_definition, spec_from_mapping
+from sim.experiments.spec import (
+    MAX_LEVELS,
+    MAX_POINTS,
+    MAX_RUNS,
+    POINTS_CEILING,
+    RUNS_CEILING,
+    SweepSpec,
+    load_spec,
+    spec_from_definition,
+    spec_from_mapping,
+    sweep_file_schema,
+)
+from sim.schema import describe
 
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
+SWEEP_FILES = sorted(EXPERIMENTS.glob("*.toml"))
 
 
 def sweep(**overrides):
@@ -41,27 +61,80 @@ def test_shipped_experiments_validate_and_have_a_quick_variant(path, quick):
     ("overrides", "fragment"),
     [
         ({"replicate": 3}, "unknown key 'replicate'; did you mean 'replicates'?"),
-        ({"replicates": 0}, "replicates=0: expected a whole number >= 1"),
-        ({"steps": -1}, "steps=-1"),
-        ({"sampler": "random"}, "sampler='random'"),
-        ({"base": "mandat"}, "did you mean 'mandate'?"),
-        ({"record": "last"}, "record='last'"),
+        ({"replicates": 0}, "replicates=0: expected a value in [1, "),
+        ({"replicates": 2.5}, "replicates=2.5: expected a whole number"),
+        ({"replicates": True}, "replicates=True: expected a number, got bool"),
+        ({"steps": -1}, "steps=-1: expected a value in [1, 100000]"),
+        ({"steps": 100_001}, "steps=100001: expected a value in [1, 100000]"),
+        ({"sampler": "random"}, "sampler='random': expected one of 'grid', 'lhs'"),
+        ({"kind": "phase"}, "kind='phase': expected one of 'generic', 'baseline'"),
+        ({"base": "mandat"}, "base: unknown scenario 'mandat'; did you mean 'mandate'?"),
+        ({"base": "../../sim/scenarios/seed"}, "base: unknown scenario '../../sim/scenarios/seed'"),
+        ({"record": "last"}, "record='last': expected 'final' or a whole number"),
+        ({"record": 0}, "record=0: expected 'final' or a whole number"),
+        ({"root_seed": -1}, "root_seed=-1: expected a value in [0, 9223372036854775807]"),
+        ({"root_seed": 2**64}, "root_seed=18446744073709551616: expected a value in [0, "),
+        ({"providers": 1}, "providers=1: expected true or false"),
+        ({"description": 3}, "description=3: expected a string"),
+        ({"name": "a/b"}, "name='a/b': expected a name of 1 to 64 letters"),
+        ({"name": ".."}, "name='..': expected a name of 1 to 64 letters"),
+        ({"name": "x" * 65}, "name='xxxxxxxx"),
         ({"parameters": {"market_valu": {"values": [1]}}}, "did you mean 'market_value'?"),
-        ({"parameters": {"market_value": {"range": [100, 10], "levels": 3}}}, "reversed bounds"),
-        ({"parameters": {"market_value": {"values": [-5]}}}, "market_value=-5.0"),
-        ({"parameters": {"home_enforcement": {"range": [0.5, 2.0], "levels": 2}}}, "[0.0, 1.0]"),
+        (
+            {"parameters": {"market_value": {"range": [100, 10], "levels": 3}}},
+            "parameters.market_value.range=[100, 10]: low must be below high (reversed bounds?)",
+        ),
+        (
+            {"parameters": {"market_value": {"values": [-5]}}},
+            "parameters.market_value.values[0]=-5.0: expected a value in [0.0, 1000000.0]",
+        ),
+        (
+            {"parameters": {"home_enforcement": {"range": [0.5, 2.0], "levels": 2}}},
+            "parameters.home_enforcement.range[1]=2.0: expected a value in [0.0, 1.0]",
+        ),
         ({"parameters": {"market_value": {"range": [1, 10]}}}, "needs levels"),
+        ({"parameters": {"market_value": {"range": [1], "levels": 2}}}, "range=[1]: expected"),
+        ({"parameters": {"market_value": {"range": [0, 9], "levels": 2, "scale": "log"}}}, "> 0"),
+        ({"parameters": {"market_value": {"values": []}}}, "values=[]: expected a non-empty"),
         ({"parameters": {"market_value": {"value": [1]}}}, "did you mean 'values'?"),
+        ({"parameters": {"market_value": 5}}, "parameters.market_value=5: expected { values"),
         ({"parameters": {"direct-lab.home_exposur": {"values": [1]}}}, "'home_exposure'"),
         ({"parameters": {"direct-lb.home_exposure": {"values": [1]}}}, "'direct-lab'"),
-        ({"fixed": {"n_enterprises": 0}}, "n_enterprises=0"),
-        ({"quick": {"stepz": 3}}, "quick.unknown key 'stepz'"),
+        ({"parameters": {"network.mean_degre": {"values": [4]}}}, "'mean_degree'"),
+        (
+            {"parameters": {"n_enterprises": {"range": [100, 200], "levels": 4}}, "fixed": {}},
+            "parameters.n_enterprises.levels=4: n_enterprises is a whole number",
+        ),
+        (
+            {"parameters": {"firm_rule": {"range": [1, 2], "levels": 2}}},
+            "parameters.firm_rule.range[0]=1.0: expected one of",
+        ),
+        ({"fixed": {"n_enterprises": 0}}, "fixed.n_enterprises=0: expected a value in [1, "),
+        ({"fixed": {"home_fin": 1}}, "fixed.home_fin: unknown key 'home_fin'; did you mean"),
+        ({"fixed": {"scenario": "seed"}}, "fixed.scenario: set the scenario with 'base'"),
+        ({"fixed": 5}, "fixed=5: expected a table"),
+        ({"quick": {"stepz": 3}}, "quick: unknown key 'stepz'; did you mean 'steps'?"),
+        ({"quick": 3}, "quick=3: expected a table"),
         ({"sampler": "lhs", "points": 4}, "needs a range"),
+        ({"sampler": "lhs", "parameters": {"market_value": {"range": [1, 9]}}}, "points: required"),
+        ({"points": 4}, "points=4: not used by sampler 'grid'"),
+        ({"second_order": True}, "second_order=true: only used by sampler 'saltelli'"),
         (
             {"sampler": "sobol", "points": 6, "parameters": {"market_value": {"range": [1, 9]}}},
-            "power of 2",
+            "points=6: sampler 'sobol' needs a power of 2",
         ),
-        ({"parameters": {"scenario": {"values": ["seed", "nope"]}}}, "unknown scenario 'nope'"),
+        (
+            {"sampler": "saltelli", "points": 8, "parameters": {"market_value": {"range": [1, 9]}}},
+            "at least two parameters",
+        ),
+        (
+            {"parameters": {"scenario": {"values": ["seed", "nope"]}}},
+            "parameters.scenario.values[1]='nope': unknown scenario 'nope'",
+        ),
+        (
+            {"parameters": {"scenario": {"values": ["seed", "../seed"]}}},
+            "unknown scenario '../seed'",
+        ),
     ],
 )
 def test_bad_sweep_is_one_line_error_naming_the_key(overrides, fragment):
@@ -77,6 +150,106 @@ def test_malformed_toml_is_reported_with_the_path(tmp_path):
     path.write_text("replicates = [1,\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"bad\.toml: malformed TOML"):
         load_spec(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("x = " + "[" * 50_000 + "]" * 50_000 + "\n", "nested too deeply"),
+        (b"steps = 3 # \xff\n", "not UTF-8"),
+        ("# " + "x" * (1 << 20), "bytes"),
+    ],
+    ids=["deeply-nested", "not-utf8", "oversized"],
+)
+def test_sweep_files_go_through_the_one_toml_reader(tmp_path, text, fragment):
+    path = tmp_path / "bad.toml"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    with pytest.raises(InputError, match=fragment):
+        load_spec(path)
+    with pytest.raises(InputError, match="not a regular file"):
+        load_spec("/dev/zero")
+
+
+def test_file_name_is_the_default_sweep_name_and_must_be_safe(tmp_path):
+    path = tmp_path / "my sweep.toml"
+    path.write_text("steps = 3\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"name='my sweep'.*file's name"):
+        load_spec(path)
+    good = tmp_path / "fine-name_1.toml"
+    good.write_text("steps = 3\n[quick]\nsteps = 2\n", encoding="utf-8")
+    assert load_spec(good).name == "fine-name_1"
+    assert load_spec(good, quick=True).name == "fine-name_1-quick"
+
+
+def test_quick_variant_names_fit_and_quick_errors_name_the_quick_table():
+    longest = {"name": "n" * 58, "quick": {"steps": 2}}
+    assert sweep(**longest, parameters={}).name == "n" * 58
+    with pytest.raises(InputError, match=r"^name='n{59}': expected at most 58 characters"):
+        spec_from_mapping({"name": "n" * 59, "quick": {"steps": 2}}, name="t", quick=True)
+    with pytest.raises(InputError, match=r"^quick\.name='n{59}': expected at most 58"):
+        spec_from_mapping({"quick": {"name": "n" * 59}}, name="t", quick=True)
+    base = {"fixed": {"n_enterprises": 100}, "quick": {"fixed": {"home_fine": -1}}}
+    assert spec_from_mapping(base, name="t").quick is False
+    with pytest.raises(InputError, match=r"^quick\.fixed\.home_fine=-1\.0: expected a value"):
+        spec_from_mapping(base, name="t", quick=True)
+    with pytest.raises(InputError, match=r"^quick\.replicates=0"):
+        spec_from_mapping({"quick": {"replicates": 0}}, name="t", quick=True)
+    # a mistake outside [quick] is reported where it is, in either variant
+    with pytest.raises(InputError, match=r"^fixed\.home_fine=-1\.0"):
+        spec_from_mapping({"fixed": {"home_fine": -1}, "quick": {}}, name="t", quick=True)
+
+
+def test_fixed_and_dimensions_take_every_name_replace_takes():
+    segments = [{"name": "developers", "share": 0.3}, {"name": "firms", "share": 0.7}]
+    spec = sweep(
+        fixed={"segments": segments, "network.kind": "small_world", "n_enterprises": 200},
+        parameters={
+            "developers.revision_rate": {"values": [0.1, 0.4]},
+            "network.mean_degree": {"values": [4, 6]},
+            "partner-cloud.mandate_coverage": {"range": [0.2, 1.0], "levels": 2},
+            "market_value": [50, 100],
+        },
+    )
+    points = design(spec)
+    assert len(points) == 16 == spec.n_points
+    last = points[-1]
+    assert last == {
+        "developers.revision_rate": 0.4,
+        "network.mean_degree": 6,
+        "partner-cloud.mandate_coverage": 1.0,
+        "market_value": 100.0,
+    }
+    params = spec.params_for(last)
+    assert params.segments[0].revision_rate == 0.4 and params.segments[1].revision_rate is None
+    assert (params.network.kind, params.network.mean_degree) == ("small_world", 6)
+    assert params.provider("partner-cloud").mandate_coverage == 1.0
+    # the network's own rule applies to a varied value: small_world needs an even degree
+    with pytest.raises(InputError, match=r"network\.mean_degree\.values\[1\]=3: small_world"):
+        sweep(
+            fixed={"network.kind": "small_world"},
+            parameters={"network.mean_degree": {"values": [4, 3]}},
+        )
+
+
+def test_numpy_scalars_are_accepted_and_stored_as_python_numbers():
+    spec = sweep(
+        replicates=np.int64(3),
+        steps=np.int32(4),
+        root_seed=np.uint32(9),
+        fixed={"n_enterprises": np.int64(150)},
+        parameters={"market_value": {"values": [np.float64(50.0), np.int64(70)]}},
+    )
+    plain = sweep(
+        replicates=3,
+        steps=4,
+        root_seed=9,
+        fixed={"n_enterprises": 150},
+        parameters={"market_value": {"values": [50.0, 70]}},
+    )
+    assert spec.replicates_per_unit == 3
+    assert spec.definition() == plain.definition()
+    assert json.dumps(spec.definition())  # JSON-ready
+    assert design(spec) == design(plain)
 
 
 def test_grid_is_the_product_in_file_order_with_log_levels():
@@ -201,3 +374,366 @@ def test_sobol_analysis_recovers_the_indices_of_a_known_linear_function():
         row = table.loc[key]
         assert abs(row["S1"] - value) <= 1e-3, (key, row["S1"])
         assert abs(row["ST"] - value) <= 1e-3, (key, row["ST"])
+
+
+# ---------------------------------------------------------------- kind and design together
+
+RANGE_2D = {"market_value": {"range": [20, 40]}, "home_fine": {"range": [0, 10]}}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "fragment"),
+    [
+        (
+            {"kind": "sensitivity", "sampler": "lhs", "points": 8, "parameters": RANGE_2D},
+            "sampler='lhs': kind 'sensitivity' computes Sobol' indices, which need sampler "
+            "'saltelli'",
+        ),
+        ({"kind": "sensitivity"}, "sampler='grid': kind 'sensitivity'"),
+        (
+            {"kind": "phase_diagram"},
+            "providers=false: kind 'phase_diagram' classifies each cell from the providers' "
+            "final strategies; expected true",
+        ),
+        (
+            {
+                "kind": "phase_diagram",
+                "providers": True,
+                "sampler": "lhs",
+                "points": 4,
+                "parameters": RANGE_2D,
+            },
+            "sampler='lhs': kind 'phase_diagram' needs sampler 'grid'",
+        ),
+        (
+            {
+                "kind": "phase_diagram",
+                "providers": True,
+                "fixed": {"partner-cloud.channel": "direct"},
+            },
+            "kind 'phase_diagram' classifies regimes by a direct and a partner provider",
+        ),
+        ({"kind": "baseline"}, "parameters: kind 'baseline' draws one point's runs over time"),
+        (
+            {"kind": "baseline", "parameters": {}, "record": "final"},
+            "record='final': kind 'baseline' draws time series",
+        ),
+        (
+            {"kind": "baseline", "sampler": "sobol", "points": 4, "parameters": RANGE_2D},
+            "sampler='sobol': kind 'baseline' needs sampler 'grid'",
+        ),
+        (
+            {"kind": "counterfactuals", "record": "final"},
+            "record='final': kind 'counterfactuals' draws time series",
+        ),
+        (
+            {
+                "kind": "counterfactuals",
+                "parameters": {"market_value": {"range": [1, 9], "levels": 11}},
+            },
+            "one line per point, at most 10; this grid has 11",
+        ),
+        (
+            {
+                "kind": "counterfactuals",
+                "parameters": {"scenario": ["seed", "mandate"], "home_fine": [1.0, 2.0]},
+            },
+            "groups runs by scenario when the scenario varies",
+        ),
+    ],
+)
+def test_impossible_kind_and_design_are_refused_when_parsed(overrides, fragment):
+    with pytest.raises(InputError) as info:
+        sweep(**overrides)
+    assert fragment in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"kind": "sensitivity", "sampler": "saltelli", "points": 8, "parameters": RANGE_2D},
+        {"kind": "phase_diagram", "providers": True, "record": "final"},
+        {"kind": "baseline", "parameters": {}},
+        {"kind": "counterfactuals", "parameters": {"scenario": ["seed", "mandate", "open"]}},
+        {"kind": "counterfactuals", "parameters": {"home_fine": [0.0, 5.0]}},
+        {"kind": "generic", "sampler": "lhs", "points": 5, "parameters": RANGE_2D},
+    ],
+)
+def test_possible_kind_and_design_are_accepted(overrides):
+    spec = sweep(**overrides)
+    assert spec.kind == overrides["kind"]
+
+
+def test_shipped_kinds_meet_their_figures_needs():
+    kinds = {load_spec(path).kind: load_spec(path) for path in SWEEP_FILES}
+    assert kinds["sensitivity"].sampler == "saltelli"
+    assert kinds["phase_diagram"].providers
+    assert kinds["baseline"].parameters == ()
+
+
+# ---------------------------------------------------------------- design limits
+
+
+def test_limits_are_stated_and_ordered():
+    assert (MAX_LEVELS, MAX_POINTS, MAX_RUNS) == (10_000, 100_000, 1_000_000)
+    assert MAX_LEVELS < MAX_POINTS < POINTS_CEILING and MAX_RUNS < RUNS_CEILING
+    fields = {d.name: d for d in describe(SweepSpec)}
+    assert fields["points"].high == POINTS_CEILING
+    assert fields["replicates"].high == RUNS_CEILING
+    assert fields["steps"].high == 100_000
+
+
+@pytest.mark.parametrize(
+    ("overrides", "fragment"),
+    [
+        (
+            {"sampler": "lhs", "points": MAX_POINTS + 1, "parameters": RANGE_2D},
+            f"points={MAX_POINTS + 1}: more than the limit of {MAX_POINTS} points; "
+            "pass --allow-large",
+        ),
+        (
+            {"sampler": "saltelli", "points": 2**15, "parameters": RANGE_2D},
+            f"points=32768 (131072 points): more than the limit of {MAX_POINTS} points",
+        ),
+        (
+            {"parameters": {"market_value": {"range": [1, 9], "levels": MAX_LEVELS + 1}}},
+            f"parameters.market_value.levels={MAX_LEVELS + 1}: more than the limit of "
+            f"{MAX_LEVELS} levels",
+        ),
+        (
+            {
+                "parameters": {
+                    "market_value": {"range": [1, 9], "levels": 400},
+                    "home_fine": {"range": [0, 9], "levels": 400},
+                }
+            },
+            f"parameters=160000 grid points (400 x 400): more than the limit of {MAX_POINTS}",
+        ),
+        (
+            {"replicates": 20_000, "parameters": {"market_value": {"range": [1, 9], "levels": 51}}},
+            f"replicates=20000 (51 points x 20000 = 1020000 runs): more than the limit of "
+            f"{MAX_RUNS} runs",
+        ),
+    ],
+)
+def test_large_designs_need_allow_large(overrides, fragment):
+    data = {**SMALL, **overrides}
+    with pytest.raises(InputError) as info:
+        spec_from_mapping(data, name="t")
+    assert fragment in str(info.value)
+    spec = spec_from_mapping(data, name="t", allow_large=True)
+    assert (
+        spec.n_points * spec.replicates > MAX_RUNS
+        or spec.n_points > MAX_POINTS
+        or any((d.levels or 0) > MAX_LEVELS for d in spec.parameters)
+    )
+    # the manifest's definition rebuilds without the flag: it was accepted when it started
+    assert spec_from_definition(spec.definition()) == spec.model_copy(update={"source": ""})
+
+
+@pytest.mark.parametrize(
+    ("overrides", "fragment"),
+    [
+        (
+            {"sampler": "lhs", "points": 2**40, "parameters": RANGE_2D},
+            f"points=1099511627776: expected a value in [1, {POINTS_CEILING}]",
+        ),
+        (
+            {"parameters": {"market_value": {"range": [1, 9], "levels": 10**9}}},
+            f"parameters.market_value.levels=1000000000: expected a value in [2, {POINTS_CEILING}]",
+        ),
+        ({"replicates": 10**12}, "replicates=1000000000000: expected a value in [1, "),
+        (
+            {"parameters": {f"p{i}": {"range": [1, 9], "levels": 1000} for i in range(12)}},
+            "grid points (1000 x 1000 x",
+        ),
+        (
+            {
+                "replicates": 200_000,
+                "parameters": {"market_value": {"range": [1, 9], "levels": 51}},
+            },
+            f"expected at most {RUNS_CEILING} runs",
+        ),
+    ],
+)
+def test_designs_beyond_the_ceilings_are_refused_even_with_allow_large(overrides, fragment):
+    started = time.monotonic()
+    with pytest.raises(InputError) as info:
+        spec_from_mapping({**SMALL, **overrides}, name="t", allow_large=True)
+    assert fragment in str(info.value)
+    assert time.monotonic() - started < 5.0  # by arithmetic: nothing was materialized
+
+
+SMALL = {"base": "seed", "steps": 2, "fixed": {"n_enterprises": 10}}
+
+
+def test_grid_size_is_checked_before_any_value_is_built(monkeypatch):
+    """A 10^36-point grid is refused from the dimension sizes alone: no grid value and no
+    point's parameters are ever computed."""
+    from sim.experiments import spec as spec_module
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("materialized")
+
+    monkeypatch.setattr(spec_module.Dimension, "grid_values", forbidden)
+    monkeypatch.setattr(spec_module, "build_params", forbidden)
+    dims = {name: {"range": [1, 2], "levels": 1000} for name in ("a", "b", "c", "d", "e")}
+    dims.update({f"x{i}": {"values": list(range(1000))} for i in range(7)})
+    with pytest.raises(InputError, match=r"^parameters=10{36} grid points"):
+        spec_from_mapping({**SMALL, "parameters": dims}, name="t", allow_large=True)
+
+
+def test_samplers_check_the_ceilings_of_a_spec_built_without_validation():
+    spec = sweep()
+    huge = spec.model_copy(update={"replicates": RUNS_CEILING})
+    with pytest.raises(InputError, match="runs: the design has"):
+        run_seeds(huge, 2)
+    wide = spec.model_copy(
+        update={
+            "parameters": tuple(
+                d.model_copy(update={"values": tuple(range(1001))}) for d in spec.parameters * 2
+            )
+        }
+    )
+    with pytest.raises(InputError, match="points: the design has 1002001"):
+        samplers.design(wide)
+
+
+# ---------------------------------------------------------------- seeds and data unchanged
+
+
+def _digest(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+
+
+PINNED = {
+    # definition -> (fingerprint, seeds digest, first seed, grid design digest or None), as the
+    # first version of this module computed them: the same sweep gives the same runs.
+    "grid": (
+        {
+            "base": "seed",
+            "replicates": 3,
+            "steps": 5,
+            "root_seed": 11,
+            "fixed": {"n_enterprises": 200},
+            "parameters": {
+                "market_value": {"range": [10, 1000], "levels": 4, "scale": "log"},
+                "home_fine": {"values": [0, 5.5]},
+                "direct-lab.home_exposure": {"values": [1, 30]},
+            },
+        },
+        "43e891d1135e62aee0fb9094505e22469fd16919ac1e2605494c8cbc0829f9b5",
+        "76df6ffe53ad0e2806e4842c11028b1c987a39b17a0d6208abbf5788a4a11fcc",
+        3365809656606333818,
+        "a7a5a2d5de6e78d4e676e9a8c044f90e7b59efecb76c3488503dad6b5f8593ba",
+    ),
+    "scenario": (
+        {
+            "base": "seed",
+            "replicates": 2,
+            "steps": 5,
+            "root_seed": 3,
+            "parameters": {"scenario": {"values": ["seed", "mandate", "open"]}},
+        },
+        "67c709f9205a99e519f7e312eb970e114e5905a27ab007b637464ad038adcf49",
+        "68cb59fe2825281847cc6de3b0857123d8779692b7fcdc0aec031ed1b6134b7e",
+        7059414695068886877,
+        "f5716772ea21a4f7d1074cf5211f511c1ccc065ec3929084e69443aa3bf1c360",
+    ),
+    "saltelli": (
+        {
+            "base": "seed",
+            "sampler": "saltelli",
+            "points": 8,
+            "second_order": True,
+            "replicates": 2,
+            "steps": 5,
+            "root_seed": 21,
+            "parameters": {
+                "market_value": {"range": [20, 40]},
+                "home_fine": {"range": [0, 10]},
+                "learning_rate": {"range": [0.02, 0.2]},
+            },
+        },
+        "0ef9a86a1045ddceb11970d95dafa5e598121fe2c4348b739e4f1bab7fb1fb05",
+        "0ca584195ed0c0de23c398d5e028652da2f1379cb7a8f9924abdc2afd2efce09",
+        186731880813972592,
+        None,  # the Saltelli rows come from SALib's Sobol' engine: pinned by seed only
+    ),
+}
+
+
+@pytest.mark.parametrize("key", list(PINNED))
+def test_fingerprints_seeds_and_grids_are_those_of_the_first_version(key):
+    data, fingerprint, seeds_digest, first_seed, design_digest = PINNED[key]
+    spec = spec_from_mapping(data, name=key)
+    points = design(spec)
+    seeds = run_seeds(spec, len(points))
+    assert spec.fingerprint() == fingerprint
+    assert _digest(seeds.tolist()) == seeds_digest
+    assert int(seeds[0, 0]) == first_seed
+    if design_digest is not None:
+        assert _digest(points) == design_digest
+
+
+# ---------------------------------------------------------------- the JSON Schema
+
+
+@pytest.fixture(scope="module")
+def schema():
+    return sweep_file_schema()
+
+
+def test_sweep_schema_lists_every_key_with_its_metadata(schema):
+    props = schema["properties"]
+    file_keys = [k for k in SweepSpec.model_fields if k not in ("quick", "source")]
+    assert list(props) == [*file_keys, "quick"]
+    assert "required" not in schema and schema["additionalProperties"] is False
+    assert props["replicates"]["minimum"] == 1
+    assert props["replicates"]["maximum"] == RUNS_CEILING
+    assert props["points"] == {**props["points"], "type": "integer", "maximum": POINTS_CEILING}
+    assert props["record"]["anyOf"][0] == {"const": "final"}
+    assert props["base"]["enum"] == ["classic", "mandate", "open", "protectionist", "seed"]
+    assert props["sampler"]["enum"] == ["grid", "lhs", "sobol", "saltelli"]
+    for key in file_keys:
+        assert props[key]["description"] and props[key]["unit"], key
+    quick = props["quick"]
+    assert set(quick["properties"]) == set(file_keys) and quick["additionalProperties"] is False
+    dimension = schema["$defs"]["Dimension"]
+    assert set(dimension["properties"]) == {"values", "range", "levels", "scale"}
+    assert dimension["oneOf"] == [{"required": ["values"]}, {"required": ["range"]}]
+    assert dimension["properties"]["levels"]["maximum"] == POINTS_CEILING
+    assert "null" not in json.dumps(schema)  # TOML has no null
+
+
+@pytest.mark.parametrize("path", SWEEP_FILES, ids=lambda p: p.stem)
+def test_shipped_sweep_files_validate_against_the_schema(schema, path):
+    jsonschema = pytest.importorskip("jsonschema")
+    jsonschema.Draft202012Validator.check_schema(schema)
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    jsonschema.validate(data, schema, cls=jsonschema.Draft202012Validator)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"replicate": 3},
+        {"replicates": 0},
+        {"record": "last"},
+        {"sampler": "random"},
+        {"base": "nowhere"},
+        {"name": "../up"},
+        {"parameters": {"market_value": {"value": [1]}}},
+        {"parameters": {"market_value": {"values": [1], "range": [1, 2]}}},
+        {"parameters": {"market_value": {"levels": 3}}},
+        {"quick": {"stepz": 3}},
+        {"quick": {"steps": 0}},
+    ],
+)
+def test_schema_refuses_what_the_loader_refuses(schema, bad):
+    jsonschema = pytest.importorskip("jsonschema")
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, schema, cls=jsonschema.Draft202012Validator)
+    with pytest.raises(InputError):
+        spec_from_mapping({**SMALL, **bad}, name="t", quick="quick" in bad)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from sim import EnterpriseAgent, FirmAgent, GovernmentAgent, TechCompetitionModel, load_scenario
 from sim.engine import MODEL_COLUMNS, PROVIDER_COLUMNS
-from sim.params import Params, field_names
+from sim.params import SCALAR_FIELDS, Params
 from tests.strategies import rules, scenario_names
 
 COLUMNS = [
@@ -85,7 +85,7 @@ def test_unknown_keyword_lists_valid_names() -> None:
         TechCompetitionModel(rng=1, home_fin=3.0)
     message = str(info.value)
     assert "'home_fin'" in message and "did you mean 'home_fine'" in message
-    assert all(name in message for name in field_names())
+    assert all(name in message for name in SCALAR_FIELDS)
 
 
 def test_bad_scenario_and_steps() -> None:

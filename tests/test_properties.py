@@ -18,7 +18,6 @@ the whole file runs in well under a minute; every other field spans its full dec
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import numpy as np
@@ -29,9 +28,9 @@ from hypothesis import strategies as st
 
 from sim import engine
 from sim.batch import run_batch
-from sim.params import Params, Provider, list_scenarios, load_scenario, scalar_fields
+from sim.params import Params, Provider, list_scenarios, load_scenario
 from sim.rules import RULES
-from tests.strategies import field_values, providers
+from tests.strategies import SCALAR_FIELDS, field_values, providers
 
 SCENARIOS = sorted(list_scenarios())
 MAX_ENTERPRISES = 40  # the only field not fuzzed over its full range: speed
@@ -46,7 +45,7 @@ FUZZ = settings(
 )
 
 
-SCALAR_VALUES = {f.name: field_values(f) for f in scalar_fields()}
+SCALAR_VALUES = {name: field_values(f) for name, f in SCALAR_FIELDS.items()}
 SCALAR_VALUES["n_enterprises"] = st.integers(1, MAX_ENTERPRISES)
 RULE_FIELDS = ("firm_rule", "home_rule", "rival_rule")
 
@@ -163,18 +162,16 @@ def test_invariants_hold_with_every_field_at_one_end_of_its_range(
     """Every fuzzable scalar field pinned to the same end of its range at once: the corners
     random draws rarely reach together (e.g. all weights and rationalities at their maxima)."""
     ends = {
-        f.name: f.metadata[extreme]
-        for f in scalar_fields()
-        if str(f.type) in ("float", "int") and f.name != "n_enterprises"
+        name: getattr(f, extreme)
+        for name, f in SCALAR_FIELDS.items()
+        if f.kind in ("number", "whole") and name != "n_enterprises"
     }
     params = params.replace(**ends)
     _check_engine(params)
     _check_batch(params)
 
 
-SMALLEST_RATIONALITY = next(
-    f.metadata["low"] for f in scalar_fields() if f.name == "enterprise_rationality"
-)
+SMALLEST_RATIONALITY = SCALAR_FIELDS["enterprise_rationality"].low
 
 
 def _seed_with(**changes: Any) -> Params:
@@ -183,7 +180,7 @@ def _seed_with(**changes: Any) -> Params:
 
 def _weak_domestic() -> tuple[Provider, ...]:
     return tuple(
-        p if p.foreign else dataclasses.replace(p, quality=0.0)
+        p if p.foreign else p.model_copy(update={"quality": 0.0})
         for p in load_scenario("seed").providers
     )
 

@@ -3,7 +3,6 @@ visualization tests do) and of the pure helpers behind its panels."""
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import warnings
 
@@ -19,13 +18,12 @@ with warnings.catch_warnings():
 from solara.components.echarts import EchartsWidget
 
 from sim import TechCompetitionModel, list_scenarios, load_scenario
-from sim.params import Params
+from sim.params import field_doc
 from sim.rules import RULES
 from sim.viz import app, charts
 from sim.viz.controls import LEVERS, RULE_FIELDS, field_metadata, model_params
 from sim.viz.network import MAX_SAMPLE, NetworkLayout, viz_generator
 
-PARAMS_FIELDS = {f.name: f for f in dataclasses.fields(Params)}
 EXPECTED_CONTROLS = {
     "rng",
     "n_enterprises",
@@ -54,14 +52,16 @@ def test_controls_are_params_fields_with_metadata_ranges(scenario):
     for name, control in controls.items():
         if name == "rng":
             continue
-        meta = PARAMS_FIELDS[name].metadata
+        doc = field_doc(name)
         assert control["value"] == getattr(base, name), name
         if control["type"] == "Select":
-            assert control["values"] == list(meta["choices"]) == list(RULES)
+            assert doc.choices is not None
+            assert control["values"] == list(doc.choices) == list(RULES)
         else:
-            assert control["type"] in ("SliderInt", "SliderFloat")
-            assert meta["low"] <= control["min"] <= control["value"] <= control["max"]
-            assert control["max"] <= meta["high"], name
+            assert control["type"] == ("SliderInt" if doc.kind == "whole" else "SliderFloat")
+            assert doc.low is not None and doc.high is not None
+            assert doc.low <= control["min"] <= control["value"] <= control["max"]
+            assert control["max"] <= doc.high, name
             assert 0 < control["step"] <= control["max"] - control["min"]
 
 
@@ -69,11 +69,9 @@ def test_bounded_levers_span_their_whole_valid_range():
     params = model_params()
     for lever in LEVERS:
         if lever.window is None:
-            meta = field_metadata(lever.name)
-            assert (params[lever.name]["min"], params[lever.name]["max"]) == (
-                meta["low"],
-                meta["high"],
-            )
+            doc = field_doc(lever.name)
+            assert field_metadata(lever.name) == dict(doc.__dict__)
+            assert (params[lever.name]["min"], params[lever.name]["max"]) == (doc.low, doc.high)
     assert {lever.name for lever in LEVERS if lever.window is None} == {
         "home_enforcement",
         "learning_rate",

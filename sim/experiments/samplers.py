@@ -15,6 +15,10 @@
 Unit-cube samples ``u`` map onto ``[low, high]`` linearly, or as ``low (high/low)^u`` for
 ``scale = "log"``; whole-number parameters are rounded.
 
+Sizes: :class:`~sim.experiments.spec.SweepSpec` refuses a design above its limits when it is
+read; :func:`design` and :func:`run_seeds` check the ceilings again by arithmetic before they
+build anything, so a spec made some other way (``model_construct``) cannot exhaust memory.
+
 Randomness: ``SeedSequence(root_seed).spawn(2)`` gives one child for the design and one whose
 ``spawn(n_runs)`` children seed the runs, run ``k = point_id * replicates + replicate``. Each
 run's seed is stored as a 63-bit integer drawn from its child (``generate_state``), so
@@ -31,7 +35,19 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.stats import qmc
 
-from sim.experiments.spec import Dimension, SweepSpec, point_value
+from sim.errors import InputError
+from sim.experiments.spec import (
+    POINTS_CEILING,
+    RUNS_CEILING,
+    Dimension,
+    SweepSpec,
+    point_value,
+)
+
+
+def _check_ceiling(what: str, count: int, ceiling: int) -> None:
+    if count > ceiling:
+        raise InputError(f"{what}: the design has {count}; expected at most {ceiling}")
 
 
 def _seed_children(spec: SweepSpec) -> tuple[np.random.SeedSequence, np.random.SeedSequence]:
@@ -93,6 +109,7 @@ def _is_whole(spec: SweepSpec, dim: Dimension) -> bool:
 def design(spec: SweepSpec) -> list[dict[str, Any]]:
     """The points of the sweep, in point-id order: ``[{parameter: value}, ...]`` with every
     value as the model sees it after validation (types coerced)."""
+    _check_ceiling("points", spec.n_points, POINTS_CEILING)
     if spec.sampler == "grid":
         axes = [d.grid_values() for d in spec.parameters]
         requested = [
@@ -119,6 +136,7 @@ def design(spec: SweepSpec) -> list[dict[str, Any]]:
 
 def run_seeds(spec: SweepSpec, n_points: int) -> NDArray[np.int64]:
     """Seeds of every run, shape ``(n_points, replicates)``, fixed before any dispatch."""
+    _check_ceiling("runs", n_points * spec.replicates, RUNS_CEILING)
     _, runs = _seed_children(spec)
     children = runs.spawn(n_points * spec.replicates)
     seeds = np.array(

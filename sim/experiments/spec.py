@@ -1,16 +1,16 @@
-"""Sweep files: a declared experiment, validated like :class:`sim.params.Params`.
+"""Sweep files: a declared experiment, as frozen pydantic models built from :mod:`sim.schema`.
 
-A sweep file is TOML with these keys (``docs/experiments.md`` has a worked example)::
+A sweep file is TOML with these keys (``docs/experiments.md`` has the full reference)::
 
     name        = "phase_diagram"     # results go to <out>/<name>; default: the file's stem
     description = "one line"
     kind        = "phase_diagram"     # which figures to draw: baseline | phase_diagram |
                                       # counterfactuals | sensitivity | generic (default)
-    base        = "seed"              # scenario the points start from
+    base        = "seed"              # shipped scenario the points start from
     sampler     = "grid"              # grid | lhs | sobol | saltelli
     points      = 64                  # lhs/sobol: design size; saltelli: base sample N
     second_order = false              # saltelli: also second-order indices
-    replicates  = 10                  # seeded runs per point (>= 1)
+    replicates  = 10                  # seeded runs per point
     replicates_per_unit = 10          # work-unit size (a point's replicates, or a slice)
     steps       = 120                 # months simulated
     record      = "final"             # "final", or k: every k steps (and the last)
@@ -21,151 +21,456 @@ A sweep file is TOML with these keys (``docs/experiments.md`` has a worked examp
     [parameters]                      # what varies: a values list or a [low, high] range
     market_value = { range = [25, 1600], levels = 6, scale = "log" }
     home_fine    = { values = [0, 40, 160] }
-    "direct-lab.home_exposure" = { range = [0, 50] }   # a provider's field: <name>.<field>
+    "direct-lab.home_exposure" = { range = [0, 50] }   # a provider's field
+    "developers.revision_rate" = { values = [0.1, 0.3] }   # a segment's field
+    "network.mean_degree" = { values = [4, 8] }        # the network's field
     scenario     = { values = ["seed", "mandate"] }    # grid only: the base scenario varies
     [quick]                           # the quick variant: any of the keys above, merged over
 
-Each point's parameters are ``load_scenario(base)`` with ``fixed`` and then the point's values
-applied through :meth:`Params.replace`, so every range check of the model applies here too.
+Names in ``[fixed]`` and ``[parameters]`` are exactly those :meth:`sim.params.Params.replace`
+accepts (plus ``scenario``); each point's parameters are ``load_scenario(base)`` with ``fixed``
+and then the point's values applied through it, so every check of the model applies here too.
+
+Design limits. A design is refused before anything is built when it has more than
+:data:`MAX_POINTS` points, a grid dimension more than :data:`MAX_LEVELS` levels, or the sweep
+more than :data:`MAX_RUNS` runs (points x replicates); ``allow_large=True`` (``--allow-large``
+on the command line) lifts these to :data:`POINTS_CEILING` points and levels and
+:data:`RUNS_CEILING` runs, which nothing lifts. ``steps`` is at most :data:`MAX_STEPS`.
+
+Kind and design are checked together (:func:`_check_kind`): each ``kind`` draws figures that
+need a certain design, and an impossible combination is refused when the file is read, not
+after the sweep has run.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import math
-import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass
+import re
+from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, get_args
 
-from sim.errors import unknown_choice
-from sim.params import (
-    PROVIDER_FIELDS,
-    SCALAR_FIELDS,
-    Params,
-    list_scenarios,
-    load_scenario,
+import numpy as np
+from pydantic import (
+    Field,
+    TypeAdapter,
+    ValidationError,
+    WithJsonSchema,
+    WrapValidator,
+    field_validator,
+    model_validator,
 )
+from pydantic_core import PydanticCustomError
 
-SAMPLERS = ("grid", "lhs", "sobol", "saltelli")
-KINDS = ("generic", "baseline", "phase_diagram", "counterfactuals", "sensitivity")
-SCALES = ("linear", "log")
-TOP_KEYS = (
-    "name",
-    "description",
-    "kind",
-    "base",
-    "sampler",
-    "points",
-    "second_order",
-    "replicates",
-    "replicates_per_unit",
-    "steps",
-    "record",
-    "providers",
-    "root_seed",
-    "fixed",
-    "parameters",
-    "quick",
+from sim.errors import (
+    InputError,
+    format_validation_error,
+    read_toml,
+    short_repr,
+    unknown_choice,
 )
-DIMENSION_KEYS = ("values", "range", "levels", "scale")
-DEFAULT_UNIT_REPLICATES = 10
+from sim.params import Params, apply_changes, list_scenarios, load_scenario, valid_keys
+from sim.schema import NAME_PATTERN, Flag, Frozen, Name, Number, Whole, param
+
+Kind = Literal["generic", "baseline", "phase_diagram", "counterfactuals", "sensitivity"]
+Sampler = Literal["grid", "lhs", "sobol", "saltelli"]
+Scale = Literal["linear", "log"]
+
+KINDS: tuple[str, ...] = get_args(Kind)
+SAMPLERS: tuple[str, ...] = get_args(Sampler)
+SCALES: tuple[str, ...] = get_args(Scale)
 SCENARIO_DIMENSION = "scenario"
-_PROVIDER_VARIABLE = tuple(f for f in PROVIDER_FIELDS if f not in ("name", "channel"))
+DEFAULT_UNIT_REPLICATES = 10
+
+MAX_POINTS = 100_000
+"""Points in a design without ``allow_large``: a point's parameters are built and kept in
+memory before the sweep starts (about a millisecond and a few kilobytes each)."""
+MAX_LEVELS = 10_000
+"""Levels of one grid dimension without ``allow_large``."""
+MAX_RUNS = 1_000_000
+"""Runs (points x replicates) without ``allow_large``: every run's seed is drawn from its own
+``SeedSequence`` child before any work is dispatched."""
+POINTS_CEILING = 1_000_000
+"""Points (and levels of one dimension) even with ``allow_large``."""
+RUNS_CEILING = 10_000_000
+"""Runs even with ``allow_large``."""
+MAX_STEPS = 100_000
+"""Months one run may simulate (over 8,000 years; an event's month has the same bound)."""
+MAX_SEED = 2**63 - 1
+"""Largest root seed: TOML integers are signed 64-bit."""
+QUICK_SUFFIX = "-quick"
+_ALLOW_LARGE: ContextVar[bool] = ContextVar("allow_large", default=False)
+"""Set while a spec is validated with ``allow_large=True`` (pydantic's validation context does
+not reach a model with its own ``__init__``, as :class:`~sim.schema.Frozen` has)."""
+COUNTERFACTUAL_LINES = 10
+"""Points a counterfactuals figure can tell apart: one line each in the ten colours of
+matplotlib's default cycle (``C10`` is ``C0`` again)."""
 
 
-def _check_sweep_name(name: Any) -> str:
-    """The sweep's name becomes one directory under the results directory, so it must be a
-    single ordinary path component: never empty, ``.`` or ``..``, and free of ``/``, ``\\``
-    and control characters (NUL among them), or ``<out>/<name>`` could climb out of (or
-    replace) the results directory."""
-    if (
-        not isinstance(name, str)
-        or name in ("", ".", "..")
-        or "/" in name
-        or "\\" in name
-        or not name.isprintable()
-    ):
-        raise ValueError(
-            f"name={name!r}: expected a single directory name: not empty, '.' or '..', "
-            "without '/', '\\' or control characters"
-        )
-    return name
+def _record(value: Any, handler: Any) -> Any:
+    """``"final"`` or a whole number of steps, with one message for both."""
+    try:
+        return handler(value)
+    except ValidationError:
+        raise PydanticCustomError(
+            "record",
+            "expected 'final' or a whole number k in [1, {high}] (every k steps)",
+            {"high": MAX_STEPS},
+        ) from None
 
 
-@cache
-def _scenario(name: str) -> Params:
-    return load_scenario(name)
+Record = Annotated[
+    Literal["final"] | Annotated[Whole, Field(ge=1, le=MAX_STEPS)],
+    WrapValidator(_record),
+    WithJsonSchema(
+        {"anyOf": [{"const": "final"}, {"type": "integer", "minimum": 1, "maximum": MAX_STEPS}]}
+    ),
+]
 
 
-@dataclass(frozen=True)
-class Dimension:
-    """One varied quantity: either a list of ``values`` or a ``[low, high]`` range (with
-    ``levels`` evenly spaced values, linear or logarithmic, when the sampler is a grid)."""
+def _plain(value: Any) -> Any:
+    """A NumPy scalar as the Python number it holds (so definitions are JSON), else as is."""
+    return value.item() if isinstance(value, np.generic) else value
 
-    name: str
-    values: tuple[Any, ...] | None = None
-    low: float | None = None
-    high: float | None = None
-    levels: int | None = None
-    scale: str = "linear"
+
+def _fmt(x: float) -> str:
+    """A bound as a user wrote it: ``200`` rather than ``200.0``."""
+    return str(int(x)) if x.is_integer() and abs(x) < 1e15 else repr(x)
+
+
+class Dimension(Frozen):
+    """One varied quantity: a list of ``values`` (grid only) or a ``[low, high]`` ``range``,
+    with ``levels`` evenly spaced values on a grid (linearly, or logarithmically with
+    ``scale = "log"``) or drawn by the sampler."""
+
+    name: str = param(
+        ...,
+        unit="-",
+        meaning="the varied parameter: a Params field, <provider>.<field>, <segment>.<field>, "
+        "network.<field>, or scenario",
+        source="the key of the [parameters] entry",
+    )
+    values: tuple[Any, ...] | None = param(
+        None,
+        unit="the parameter's",
+        meaning="the values a grid takes, in order (grid only)",
+        source="sweep file",
+    )
+    range: tuple[Number, Number] | None = param(
+        None,
+        unit="the parameter's",
+        meaning="[low, high], low below high: a grid takes levels values from it, the other "
+        "samplers draw from it",
+        source="sweep file",
+    )
+    levels: Whole | None = param(
+        None,
+        low=2,
+        high=POINTS_CEILING,
+        unit="values",
+        meaning=f"values a grid takes from the range, ends included (at most {MAX_LEVELS:,} "
+        "without --allow-large)",
+        source="sweep file; required for a range on a grid",
+    )
+    scale: Scale = param(
+        "linear",
+        unit="-",
+        meaning="linear: evenly spaced; log: evenly spaced logarithms, low (high/low)^u "
+        "(needs low > 0)",
+        source="sweep file",
+    )
+
+    @field_validator("values", mode="before")
+    @classmethod
+    def _values(cls, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            if not value:
+                raise PydanticCustomError("values", "expected a non-empty list")
+            return tuple(_plain(v) for v in value)
+        return value
+
+    @field_validator("range", mode="before")
+    @classmethod
+    def _pair(cls, value: Any) -> Any:
+        if isinstance(value, list | tuple) and len(value) != 2:
+            raise PydanticCustomError("range", "expected [low, high]")
+        return value
+
+    @field_validator("range", mode="after")
+    @classmethod
+    def _ordered(cls, bounds: tuple[float, float] | None) -> tuple[float, float] | None:
+        if bounds is not None and bounds[0] >= bounds[1]:
+            raise PydanticCustomError("range", "low must be below high (reversed bounds?)")
+        return bounds
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Dimension:
+        if (self.values is None) == (self.range is None):
+            raise InputError("expected exactly one of 'values' or 'range'")
+        if self.values is not None and self.levels is not None:
+            raise InputError("levels: only used with a range")
+        if self.range is not None and self.scale == "log" and self.range[0] <= 0:
+            text = f"[{_fmt(self.range[0])}, {_fmt(self.range[1])}]"
+            raise InputError(
+                f"range={text}: scale 'log' needs low > 0",
+                path="range",
+                detail=f"={text}: scale 'log' needs low > 0",
+            )
+        return self
+
+    @property
+    def low(self) -> float | None:
+        return None if self.range is None else self.range[0]
+
+    @property
+    def high(self) -> float | None:
+        return None if self.range is None else self.range[1]
+
+    @property
+    def size(self) -> int:
+        """Values this dimension contributes to a grid (its ``values``, or ``levels``)."""
+        if self.values is not None:
+            return len(self.values)
+        return int(self.levels or 0)
 
     def grid_values(self) -> tuple[Any, ...]:
         """The values a grid takes along this dimension."""
         if self.values is not None:
             return self.values
-        assert self.low is not None and self.high is not None and self.levels is not None
+        assert self.levels is not None
         return tuple(self.from_unit(i / max(self.levels - 1, 1)) for i in range(self.levels))
 
     def from_unit(self, u: float) -> float:
         """Map ``u`` in [0, 1] onto the range (log-uniformly when ``scale = "log"``)."""
-        assert self.low is not None and self.high is not None
+        assert self.range is not None
+        low, high = self.range
         if self.scale == "log":
-            return float(self.low * (self.high / self.low) ** u)
-        return float(self.low + (self.high - self.low) * u)
+            return float(low * (high / low) ** u)
+        return float(low + (high - low) * u)
+
+    def definition(self) -> dict[str, Any]:
+        """The manifest form: ``name``, ``values`` or ``low``/``high`` (and ``levels``),
+        ``scale``."""
+        out: dict[str, Any] = {"name": self.name}
+        if self.values is not None:
+            out["values"] = list(self.values)
+        if self.range is not None:
+            out["low"], out["high"] = self.range
+        if self.levels is not None:
+            out["levels"] = self.levels
+        out["scale"] = self.scale
+        return out
 
 
-@dataclass(frozen=True)
-class SweepSpec:
-    """A validated sweep definition (see the module docstring for every key)."""
+def _pairs(value: Any) -> Any:
+    """``[fixed]`` as given (a table) to the stored form, a tuple of (name, value) pairs."""
+    if isinstance(value, Mapping):
+        value = list(value.items())
+    if isinstance(value, list | tuple):
+        out = []
+        for item in value:
+            if not (isinstance(item, list | tuple) and len(item) == 2 and isinstance(item[0], str)):
+                raise PydanticCustomError("fixed", "expected a table of parameter values")
+            out.append((item[0], _plain(item[1])))
+        return tuple(out)
+    raise PydanticCustomError("fixed", "expected a table of parameter values")
 
-    name: str
-    description: str
-    kind: str
-    base: str
-    sampler: str
-    points: int | None
-    second_order: bool
-    replicates: int
-    replicates_per_unit: int
-    steps: int
-    record: str | int
-    providers: bool
-    root_seed: int
-    fixed: tuple[tuple[str, Any], ...]
-    parameters: tuple[Dimension, ...]
-    quick: bool = False
-    source: str = ""
 
-    def __post_init__(self) -> None:
-        # results go to <out>/<name>, so even a spec built directly must not name a path
-        _check_sweep_name(self.name)
+def _dimensions(value: Any) -> Any:
+    """``[parameters]`` as given (a table of name -> table, or -> a bare list of values) to a
+    list of :class:`Dimension` inputs."""
+    if isinstance(value, Mapping):
+        return [
+            {"values": v, "name": k}
+            if isinstance(v, list | tuple)
+            else ({**v, "name": k} if isinstance(v, Mapping) else v)
+            for k, v in value.items()
+        ]
+    if isinstance(value, list | tuple):
+        return value
+    raise PydanticCustomError("parameters", "expected a table of varied parameters")
+
+
+class SweepSpec(Frozen):
+    """A validated sweep definition (see the module docstring and ``docs/experiments.md``)."""
+
+    name: Name = param(
+        ...,
+        unit="-",
+        meaning="results go to <out>/<name> (the quick variant's to <name>-quick); unset: the "
+        "file's stem; 1 to 64 letters, digits, '-' or '_', starting with a letter or digit",
+        source="default: the file's stem",
+    )
+    description: str = param("", unit="-", meaning="one line", source="sweep file")
+    kind: Kind = param(
+        "generic",
+        unit="-",
+        meaning="which figures to draw, and so what design is required (docs/experiments.md)",
+        source="sweep file",
+    )
+    base: str = param(
+        "seed",
+        unit="-",
+        meaning="shipped scenario every point starts from (python -m sim scenarios lists them)",
+        source="sweep file",
+    )
+    sampler: Sampler = param(
+        "grid",
+        unit="-",
+        meaning="grid: the product of the dimensions; lhs: Latin hypercube; sobol: scrambled "
+        "Sobol' sequence; saltelli: the design of Sobol' indices",
+        source="scipy.stats.qmc; SALib",
+    )
+    points: Whole | None = param(
+        None,
+        low=1,
+        high=POINTS_CEILING,
+        unit="points",
+        meaning="lhs, sobol: design size; saltelli: base sample N (N(D+2) points, N(2D+2) "
+        "with second_order); a power of 2 for sobol and saltelli; not used by grid",
+        source="sweep file; required except for grid",
+    )
+    second_order: Flag = param(
+        False,
+        unit="-",
+        meaning="saltelli: also second-order indices",
+        source="sweep file",
+    )
+    replicates: Whole = param(
+        1,
+        low=1,
+        high=RUNS_CEILING,
+        unit="runs per point",
+        meaning="seeded runs of every point",
+        source="sweep file",
+    )
+    replicates_per_unit: Whole = param(
+        DEFAULT_UNIT_REPLICATES,
+        low=1,
+        high=RUNS_CEILING,
+        unit="runs",
+        meaning="work-unit size: a point's replicates are cut into slices of this many "
+        f"(unset: min(replicates, {DEFAULT_UNIT_REPLICATES}))",
+        source="sweep file",
+    )
+    steps: Whole = param(
+        120, low=1, high=MAX_STEPS, unit="months", meaning="months simulated", source="sweep file"
+    )
+    record: Record = param(
+        1,
+        unit="steps",
+        meaning="'final': the last step only; k: step 0, every k-th step and the last",
+        source="sweep file",
+    )
+    providers: Flag = param(
+        False,
+        unit="-",
+        meaning="also store per-provider outputs as columns <provider>/<column>",
+        source="sweep file",
+    )
+    root_seed: Whole = param(
+        0,
+        low=0,
+        high=MAX_SEED,
+        unit="-",
+        meaning="root of numpy.random.SeedSequence: the design's and every run's seed",
+        source="sweep file",
+    )
+    fixed: tuple[tuple[str, Any], ...] = param(
+        (),
+        unit="-",
+        meaning="[fixed]: values applied to every point, named as Params.replace names them: "
+        "market_value, partner-cloud.margin, <segment>.revision_rate, network.mean_degree",
+        source="sweep file",
+    )
+    parameters: tuple[Dimension, ...] = param(
+        (),
+        unit="-",
+        meaning="[parameters]: what varies, one table (or a bare list of values) per name as "
+        "in [fixed], or scenario (grid only); none: a single point",
+        source="sweep file",
+    )
+    quick: Flag = param(
+        False,
+        unit="-",
+        meaning="this is the file's [quick] variant",
+        source="load_spec(..., quick=True)",
+    )
+    source: str = param(
+        "", unit="-", meaning="the file it was read from (not part of the definition)", source="-"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unit_default(cls, data: Any) -> Any:
+        """``replicates_per_unit`` unset: ``min(replicates, 10)``."""
+        if isinstance(data, Mapping) and "replicates_per_unit" not in data:
+            replicates = _plain(data.get("replicates", 1))
+            if (
+                isinstance(replicates, int | float)
+                and not isinstance(replicates, bool)
+                and math.isfinite(replicates)
+                and replicates >= 1
+            ):
+                unit = min(int(replicates), DEFAULT_UNIT_REPLICATES)
+                data = {**data, "replicates_per_unit": unit}
+        return data
+
+    @field_validator("fixed", mode="before")
+    @classmethod
+    def _fixed_pairs(cls, value: Any) -> Any:
+        return _pairs(value)
+
+    @field_validator("parameters", mode="before")
+    @classmethod
+    def _dimension_tables(cls, value: Any) -> Any:
+        return _dimensions(value)
+
+    @field_validator("base", mode="after")
+    @classmethod
+    def _shipped(cls, base: str) -> str:
+        names = scenario_names()
+        if base not in names:
+            raise unknown_choice("unknown scenario", base, names)
+        return base
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SweepSpec:
+        _check_design(self)
+        _check_size(self, _ALLOW_LARGE.get())
+        fixed = _check_fixed(self)
+        _check_dimensions(self, fixed)
+        _check_kind(self, fixed)
+        return self
+
+    # ---- what the rest of the package uses -----------------------------------------------
 
     def definition(self) -> dict[str, Any]:
         """The canonical, JSON-ready definition stored in the manifest and compared on resume
         (everything that changes results; not the file's path)."""
-        out = dataclasses.asdict(self)
-        out.pop("source")
-        out["fixed"] = dict(self.fixed)
-        out["parameters"] = [
-            {k: (list(v) if isinstance(v, tuple) else v) for k, v in d.items() if v is not None}
-            for d in out["parameters"]
-        ]
-        return json.loads(json.dumps(out))
+        out = {
+            "name": self.name,
+            "description": self.description,
+            "kind": self.kind,
+            "base": self.base,
+            "sampler": self.sampler,
+            "points": self.points,
+            "second_order": self.second_order,
+            "replicates": self.replicates,
+            "replicates_per_unit": self.replicates_per_unit,
+            "steps": self.steps,
+            "record": self.record,
+            "providers": self.providers,
+            "root_seed": self.root_seed,
+            "fixed": dict(self.fixed),
+            "parameters": [d.definition() for d in self.parameters],
+            "quick": self.quick,
+        }
+        return dict(json.loads(json.dumps(out)))
 
     def fingerprint(self) -> str:
         """sha256 of the canonical definition."""
@@ -178,6 +483,23 @@ class SweepSpec:
         return build_params(self.base, {**dict(self.fixed), **dict(values)})
 
     @property
+    def n_points(self) -> int:
+        """Points of the design, by arithmetic (nothing is built): the product of the grid's
+        dimension sizes, ``points`` for lhs and sobol, ``N (D + 2)`` or ``N (2D + 2)`` for
+        saltelli."""
+        if self.sampler == "grid":
+            return math.prod(d.size for d in self.parameters)
+        n = int(self.points or 0)
+        if self.sampler == "saltelli":
+            dims = len(self.parameters)
+            return n * (2 * dims + 2 if self.second_order else dims + 2)
+        return n
+
+    @property
+    def n_runs(self) -> int:
+        return self.n_points * self.replicates
+
+    @property
     def recorded_steps(self) -> int:
         """Rows each run contributes (step 0, every k-th step and the last)."""
         if self.record == "final":
@@ -186,8 +508,20 @@ class SweepSpec:
         return len({*range(0, self.steps + 1, k), self.steps})
 
 
+@cache
+def scenario_names() -> tuple[str, ...]:
+    """The shipped scenarios, the only values ``base`` and a ``scenario`` dimension take."""
+    return tuple(sorted(list_scenarios()))
+
+
+@cache
+def _scenario(name: str) -> Params:
+    return load_scenario(name)
+
+
 def build_params(base: str, changes: Mapping[str, Any]) -> Params:
-    """``load_scenario(base)`` with scalar and ``<provider>.<field>`` changes applied."""
+    """``load_scenario(base)`` (or the ``scenario`` among ``changes``) with the other changes
+    applied by :meth:`Params.replace`."""
     changes = dict(changes)
     params = _scenario(str(changes.pop(SCENARIO_DIMENSION, base)))
     return params.replace(**changes)
@@ -197,274 +531,494 @@ def point_value(params: Params, name: str, requested: Any) -> Any:
     """The value a point actually has for ``name`` after validation and type coercion."""
     if name == SCENARIO_DIMENSION:
         return requested
-    if "." in name:
-        provider, fieldname = name.split(".", 1)
-        return getattr(next(p for p in params.providers if p.name == provider), fieldname)
-    return getattr(params, name)
+    if "." not in name:
+        return getattr(params, name)
+    owner, fieldname = name.split(".", 1)
+    if owner == "network":
+        return getattr(params.network, fieldname)
+    for provider in params.providers:
+        if provider.name == owner:
+            return getattr(provider, fieldname)
+    for segment in params.segments:
+        if segment.name == owner:
+            return getattr(segment, fieldname)
+    raise unknown_choice(
+        f"{name}: unknown provider or segment",
+        owner,
+        [p.name for p in params.providers] + [s.name for s in params.segments],
+    )
 
 
-def _whole(where: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{where}={value!r}: expected a whole number >= {minimum}")
-    return value
+# ---- checks across fields (SweepSpec._consistent) -------------------------------------------
 
 
-def _check_name(where: str, name: str, base: Params, sampler: str) -> None:
-    if name == SCENARIO_DIMENSION:
-        if sampler != "grid":
-            raise ValueError(
-                f"{where}: the scenario can vary only with sampler 'grid' (got {sampler!r})"
+def _refuse(path: str, shown: str, allowed: str) -> InputError:
+    """``path=shown: allowed`` with ``shown`` written as in the file (``true``, not ``True``)."""
+    detail = f"={shown}: {allowed}"
+    return InputError(f"{path}{detail}", path=path, detail=detail)
+
+
+def _check_design(spec: SweepSpec) -> None:
+    """Sampler, points and the dimensions' forms agree."""
+    names = [d.name for d in spec.parameters]
+    for name in names:
+        if names.count(name) > 1:
+            raise InputError(f"parameters.{name}: listed twice")
+    if spec.sampler == "grid":
+        if spec.points is not None:
+            raise _refuse(
+                "points", str(spec.points), "not used by sampler 'grid' (its size is the product)"
             )
-        return
-    if "." in name:
-        provider, fieldname = name.split(".", 1)
-        names = [p.name for p in base.providers]
-        if provider not in names:
-            raise unknown_choice(f"{where}: unknown provider", provider, names)
-        if fieldname not in _PROVIDER_VARIABLE:
-            raise unknown_choice(f"{where}: unknown provider field", fieldname, _PROVIDER_VARIABLE)
-        return
-    valid = [*SCALAR_FIELDS, SCENARIO_DIMENSION]
-    if name not in valid:
-        raise unknown_choice(f"{where}: unknown parameter", name, valid)
+    else:
+        if not spec.parameters:
+            raise InputError(
+                f"parameters: sampler {spec.sampler!r} needs at least one varied parameter"
+            )
+        if spec.points is None:
+            raise InputError(f"points: required by sampler {spec.sampler!r}")
+        if spec.sampler in ("sobol", "saltelli") and spec.points & (spec.points - 1):
+            raise _refuse(
+                "points", str(spec.points), f"sampler {spec.sampler!r} needs a power of 2"
+            )
+        if spec.sampler == "saltelli" and len(spec.parameters) < 2:
+            raise InputError("parameters: sampler 'saltelli' needs at least two parameters")
+    if spec.second_order and spec.sampler != "saltelli":
+        raise _refuse("second_order", "true", "only used by sampler 'saltelli'")
+    for dim in spec.parameters:
+        where = f"parameters.{dim.name}"
+        if dim.name == SCENARIO_DIMENSION and spec.sampler != "grid":
+            raise InputError(
+                f"{where}: the scenario can vary only with sampler 'grid' (got {spec.sampler!r})"
+            )
+        if dim.values is not None and spec.sampler != "grid":
+            raise InputError(
+                f"{where}.values: sampler {spec.sampler!r} needs a range = [low, high], not a list"
+            )
+        if dim.range is not None:
+            if spec.sampler == "grid" and dim.levels is None:
+                raise InputError(f"{where}: a range on a grid needs levels = <number of values>")
+            if spec.sampler != "grid" and dim.levels is not None:
+                raise InputError(
+                    f"{where}.levels: only used by sampler 'grid' (got {spec.sampler!r})"
+                )
 
 
-def _check_value(where: str, base: str, name: str, value: Any) -> None:
-    """Raise a one-line error when ``name = value`` is not a valid parameter value."""
-    if name == SCENARIO_DIMENSION:
-        names = sorted(list_scenarios())
-        if value not in names:
-            raise unknown_choice(f"{where}: unknown scenario", str(value), names)
+def _check_size(spec: SweepSpec, allow_large: bool) -> None:
+    """Refuse a design above the limits, by arithmetic, before any point is built."""
+    lift = "pass --allow-large (allow_large=True) to run a design this large"
+    for dim in spec.parameters:
+        if spec.sampler == "grid" and dim.levels is not None and dim.levels > MAX_LEVELS:
+            if not allow_large:
+                raise _refuse(
+                    f"parameters.{dim.name}.levels",
+                    str(dim.levels),
+                    f"more than the limit of {MAX_LEVELS} levels; {lift}",
+                )
+    points = spec.n_points
+    if spec.sampler == "grid":
+        where = "parameters"
+        what = " x ".join(str(d.size) for d in spec.parameters)
+        what = what if len(what) <= 60 else what[:57] + "..."
+        shown = f"{points} grid points ({what})"
+    else:
+        where = "points"
+        shown = f"{spec.points}" + (f" ({points} points)" if points != spec.points else "")
+    if points > POINTS_CEILING:
+        raise _refuse(where, shown, f"expected at most {POINTS_CEILING} points")
+    if points > MAX_POINTS and not allow_large:
+        raise _refuse(where, shown, f"more than the limit of {MAX_POINTS} points; {lift}")
+    runs = spec.n_runs
+    shown = f"{spec.replicates} ({points} points x {spec.replicates} = {runs} runs)"
+    if runs > RUNS_CEILING:
+        raise _refuse("replicates", shown, f"expected at most {RUNS_CEILING} runs")
+    if runs > MAX_RUNS and not allow_large:
+        raise _refuse("replicates", shown, f"more than the limit of {MAX_RUNS} runs; {lift}")
+
+
+def _same_field(path: str, key: str) -> bool:
+    """Whether an error at ``path`` (as :class:`Params` reports it) is about override ``key``."""
+    if "." not in key:
+        return path == key
+    owner, fieldname = key.split(".", 1)
+    if owner == "network":
+        return path == key
+    return path in (f"providers[{owner}].{fieldname}", f"segments[{owner}].{fieldname}")
+
+
+def _apply(params: Params, key: str, value: Any, where: str) -> Params:
+    """``params.replace(key=value)``, an error reported at ``where`` (the file's path)."""
+    try:
+        return params.replace(**{key: value})
+    except InputError as exc:
+        if exc.path and exc.detail and _same_field(exc.path, key):
+            raise exc.at(where) from None
+        raise InputError(f"{where}: {exc}", path=where) from None
+
+
+def _check_key(params: Params, key: str, where: str) -> None:
+    """Refuse a name :meth:`Params.replace` does not accept, with its "did you mean"."""
+    if key in valid_keys(params):
         return
     try:
-        build_params(base, {name: value})
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"{where}: {exc}") from None
+        apply_changes(params.model_dump(), {key: None})
+    except InputError as exc:
+        raise InputError(f"{where}: {exc}", path=where) from None
+    raise unknown_choice(f"{where}: unknown parameter", key, valid_keys(params))
 
 
-def _dimension(name: str, raw: Any, base: str, base_params: Params, sampler: str) -> Dimension:
-    where = f"parameters.{name}"
-    _check_name(where, name, base_params, sampler)
-    if isinstance(raw, list):  # shorthand: a bare list of values
-        raw = {"values": raw}
-    if not isinstance(raw, Mapping):
-        raise ValueError(
-            f"{where}={raw!r}: expected {{ values = [...] }} or {{ range = [lo, hi] }}"
+def _check_fixed(spec: SweepSpec) -> Params:
+    """Every ``[fixed]`` name and value; returns the base scenario with them applied."""
+    params = _scenario(spec.base)
+    keys = [k for k, _ in spec.fixed]
+    for key, value in spec.fixed:
+        where = f"fixed.{key}"
+        if keys.count(key) > 1:
+            raise InputError(f"{where}: listed twice")
+        if key == SCENARIO_DIMENSION:
+            raise InputError("fixed.scenario: set the scenario with 'base'")
+        _check_key(params, key, where)
+        params = _apply(params, key, value, where)
+    for dim in spec.parameters:
+        if dim.name in keys:
+            raise InputError(f"parameters.{dim.name}: also set in [fixed]; keep one")
+    return params
+
+
+def _check_dimensions(spec: SweepSpec, fixed: Params) -> None:
+    """Every dimension's name, values and both ends of its range, on the base scenario with
+    ``fixed`` applied."""
+    for dim in spec.parameters:
+        where = f"parameters.{dim.name}"
+        if dim.name == SCENARIO_DIMENSION:
+            names = scenario_names()
+            for i, value in enumerate(dim.values or ()):
+                if not isinstance(value, str) or value not in names:
+                    raise unknown_choice(
+                        f"{where}.values[{i}]={short_repr(value)}: unknown scenario",
+                        str(value),
+                        names,
+                    )
+                try:
+                    build_params(value, dict(spec.fixed))
+                except InputError as exc:
+                    raise InputError(f"{where}.values[{i}]={value!r}: [fixed]: {exc}") from None
+            continue
+        _check_key(fixed, dim.name, where)
+        if dim.values is not None:
+            seen: set[str] = set()
+            for i, value in enumerate(dim.values):
+                if repr(value) not in seen:
+                    seen.add(repr(value))
+                    _apply(fixed, dim.name, value, f"{where}.values[{i}]")
+            continue
+        assert dim.range is not None
+        ends = [_apply(fixed, dim.name, b, f"{where}.range[{i}]") for i, b in enumerate(dim.range)]
+        probe = point_value(ends[0], dim.name, dim.range[0])
+        if isinstance(probe, bool) or not isinstance(probe, int | float):
+            raise InputError(f"{where}.range: only a number can vary over a range; use values")
+        if isinstance(probe, int) and spec.sampler == "grid":
+            fractional = [v for v in dim.grid_values() if not float(v).is_integer()]
+            if fractional:
+                raise _refuse(
+                    f"{where}.levels",
+                    str(dim.levels),
+                    f"{dim.name} is a whole number but the grid takes {fractional[0]!r}; "
+                    "choose levels that give whole values, or use values",
+                )
+
+
+def _lineup_has(params: Params, *channels: str) -> bool:
+    present = {p.channel for p in params.providers}
+    return all(c in present for c in channels)
+
+
+def _check_kind(spec: SweepSpec, fixed: Params) -> None:
+    """Refuse a design the kind's figures cannot be drawn from (:mod:`.figures`)."""
+    kind = spec.kind
+    is_grid = spec.sampler == "grid"
+    if kind == "sensitivity" and spec.sampler != "saltelli":
+        raise _refuse(
+            "sampler",
+            repr(spec.sampler),
+            "kind 'sensitivity' computes Sobol' indices, which need sampler 'saltelli'",
         )
-    for key in raw:
-        if key not in DIMENSION_KEYS:
-            raise unknown_choice(f"{where}: unknown key", key, DIMENSION_KEYS)
-    if ("values" in raw) == ("range" in raw):
-        raise ValueError(f"{where}: expected exactly one of 'values' or 'range'")
-    scale = raw.get("scale", "linear")
-    if scale not in SCALES:
-        raise ValueError(f"{where}.scale={scale!r}: expected one of {', '.join(SCALES)}")
-    if "values" in raw:
-        values = raw["values"]
-        if not isinstance(values, list) or not values:
-            raise ValueError(f"{where}.values={values!r}: expected a non-empty list")
-        if sampler != "grid":
-            raise ValueError(
-                f"{where}.values: sampler {sampler!r} needs a range = [low, high], not a list"
+    if kind in ("baseline", "counterfactuals", "phase_diagram") and not is_grid:
+        raise _refuse("sampler", repr(spec.sampler), f"kind {kind!r} needs sampler 'grid'")
+    if kind in ("baseline", "counterfactuals") and spec.record == "final":
+        raise _refuse(
+            "record",
+            "'final'",
+            f"kind {kind!r} draws time series; expected a whole number k (every k steps)",
+        )
+    if kind == "baseline" and spec.parameters:
+        raise InputError(
+            "parameters: kind 'baseline' draws one point's runs over time; expected no varied "
+            "parameters (kind 'counterfactuals' compares a few points, 'generic' any design)"
+        )
+    if kind == "counterfactuals":
+        if spec.n_points > COUNTERFACTUAL_LINES:
+            raise InputError(
+                f"parameters: kind 'counterfactuals' draws one line per point, at most "
+                f"{COUNTERFACTUAL_LINES}; this grid has {spec.n_points}"
             )
-        if "levels" in raw:
-            raise ValueError(f"{where}.levels: only used with a range")
-        for value in values:
-            _check_value(f"{where}.values", base, name, value)
-        return Dimension(name, values=tuple(values), scale=scale)
-    bounds = raw["range"]
-    if (
-        not isinstance(bounds, list)
-        or len(bounds) != 2
-        or not all(isinstance(b, int | float) and not isinstance(b, bool) for b in bounds)
-    ):
-        raise ValueError(f"{where}.range={bounds!r}: expected [low, high] numbers")
-    low, high = float(bounds[0]), float(bounds[1])
-    if not (math.isfinite(low) and math.isfinite(high)):
-        raise ValueError(f"{where}.range={bounds!r}: expected finite bounds")
-    if low >= high:
-        raise ValueError(f"{where}.range={bounds!r}: low must be below high (reversed bounds?)")
-    if scale == "log" and low <= 0:
-        raise ValueError(f"{where}.range={bounds!r}: scale 'log' needs low > 0")
-    for value in (low, high):
-        _check_value(f"{where}.range", base, name, value)
-    levels = raw.get("levels")
-    if sampler == "grid":
-        if levels is None:
-            raise ValueError(f"{where}: a range on a grid needs levels = <number of values>")
-        levels = _whole(f"{where}.levels", levels, 2)
-    elif levels is not None:
-        raise ValueError(f"{where}.levels: only used by sampler 'grid' (got {sampler!r})")
-    return Dimension(name, low=low, high=high, levels=levels, scale=scale)
+        names = [d.name for d in spec.parameters]
+        if SCENARIO_DIMENSION in names and len(names) > 1:
+            raise InputError(
+                "parameters: kind 'counterfactuals' groups runs by scenario when the scenario "
+                "varies; expected no other varied parameter"
+            )
+    if kind == "phase_diagram":
+        if not spec.providers:
+            raise _refuse(
+                "providers",
+                "false",
+                "kind 'phase_diagram' classifies each cell from the providers' final "
+                "strategies; expected true",
+            )
+        bases = [fixed]
+        for dim in spec.parameters:
+            if dim.name == SCENARIO_DIMENSION:
+                bases = [build_params(str(v), dict(spec.fixed)) for v in dim.values or ()]
+        for params in bases:
+            if not _lineup_has(params, "direct", "partner"):
+                lineup = ", ".join(f"{p.name} ({p.channel})" for p in params.providers)
+                raise InputError(
+                    f"base={spec.base!r}: kind 'phase_diagram' classifies regimes by a direct "
+                    f"and a partner provider; the lineup is {lineup}"
+                )
 
 
-def _merge_quick(data: dict[str, Any], quick: Any) -> dict[str, Any]:
-    if not isinstance(quick, Mapping):
-        raise ValueError(f"quick={quick!r}: expected a table")
+# ---- sweep files ---------------------------------------------------------------------------
+
+FILE_KEYS: tuple[str, ...] = (
+    *(k for k in SweepSpec.model_fields if k not in ("quick", "source")),
+    "quick",
+)
+"""Keys of a sweep file: the definition's, then the ``[quick]`` table."""
+TOP_KEYS = FILE_KEYS
+DIMENSION_KEYS: tuple[str, ...] = tuple(k for k in Dimension.model_fields if k != "name")
+_NAME = TypeAdapter(Name)
+_PARAMETERS_ITEM = re.compile(r"parameters\[([^\]]*)\]")
+
+
+def _file_terms(exc: InputError) -> InputError:
+    """A dimension's path as the file writes it: ``parameters.<name>``, not
+    ``parameters[<name>]`` (the error machinery names list items in brackets)."""
+
+    def fix(text: str) -> str:
+        return _PARAMETERS_ITEM.sub(lambda m: f"parameters.{m.group(1)}", text, count=1)
+
+    return InputError(fix(str(exc)), path=fix(exc.path), detail=exc.detail)
+
+
+def _from_quick(path: str, table: Mapping[str, Any]) -> bool:
+    """Whether the key at ``path`` of the merged quick variant came from its ``[quick]``."""
+    head, _, rest = path.partition(".")
+    head = head.split("[", 1)[0]
+    if head in ("fixed", "parameters") and rest and isinstance(table.get(head), Mapping):
+        return any(rest == k or rest.startswith((f"{k}.", f"{k}[")) for k in table[head])
+    return head in table
+
+
+def _check_file_keys(data: Mapping[str, Any], where: str, valid: Sequence[str]) -> None:
+    for key in data:
+        if key not in valid:
+            raise unknown_choice(f"{where}unknown key", key, valid)
+    parameters = data.get("parameters")
+    if isinstance(parameters, Mapping):
+        for name, table in parameters.items():
+            if isinstance(table, Mapping):
+                _check_file_keys(table, f"{where}parameters.{name}: ", DIMENSION_KEYS)
+            elif not isinstance(table, list):
+                raise InputError(
+                    f"{where.removesuffix(': ')}{'.' if where else ''}parameters.{name}="
+                    f"{short_repr(table)}: expected {{ values = [...] }} or "
+                    "{ range = [low, high] }"
+                )
+
+
+def _merge_quick(data: Mapping[str, Any], quick: Mapping[str, Any]) -> dict[str, Any]:
     merged = dict(data)
     for key, value in quick.items():
-        if key not in TOP_KEYS or key == "quick":
-            valid = [k for k in TOP_KEYS if k != "quick"]
-            raise unknown_choice("quick.unknown key", key, valid)
         if key in ("fixed", "parameters") and isinstance(value, Mapping):
-            merged[key] = {**dict(data.get(key, {})), **dict(value)}
+            below = data.get(key, {})
+            merged[key] = {**(dict(below) if isinstance(below, Mapping) else {}), **value}
         else:
             merged[key] = value
     return merged
 
 
+def _file_name(data: Mapping[str, Any], default: str, has_quick: bool) -> str:
+    name = data.get("name", default)
+    try:
+        _NAME.validate_python(name)
+    except ValidationError as exc:
+        detail = "" if "name" in data else " (taken from the file's name; set name = '...')"
+        error = format_validation_error(exc, SweepSpec, name, prefix="name")
+        raise InputError(f"{error}{detail}", path="name") from None
+    longest = 64 - len(QUICK_SUFFIX)
+    if has_quick and len(name) > longest:
+        raise _refuse(
+            "name",
+            repr(name),
+            f"expected at most {longest} characters, so that its quick variant's name "
+            f"'<name>{QUICK_SUFFIX}' has at most 64",
+        )
+    return str(name)
+
+
 def spec_from_mapping(
-    data: Mapping[str, Any], *, name: str, quick: bool = False, origin: str = ""
+    data: Mapping[str, Any],
+    *,
+    name: str,
+    quick: bool = False,
+    origin: str = "",
+    allow_large: bool = False,
 ) -> SweepSpec:
-    """Validate a parsed sweep file. Errors are one line naming the key, prefixed by
-    ``origin``."""
+    """Validate a parsed sweep file (``quick=True``: its ``[quick]`` variant). ``name`` is the
+    default name (the file's stem). Errors are one line naming the key, prefixed by
+    ``origin``; a design above the limits needs ``allow_large=True``."""
     prefix = f"{origin}: " if origin else ""
     try:
-        return _build(dict(data), name=name, quick=quick, origin=origin)
-    except ValueError as exc:
-        raise ValueError(f"{prefix}{exc}") from None
+        return _from_file(data, name=name, quick=quick, origin=origin, allow_large=allow_large)
+    except InputError as exc:
+        raise InputError(f"{prefix}{exc}", path=exc.path, detail=exc.detail) from None
 
 
-def _build(data: dict[str, Any], *, name: str, quick: bool, origin: str) -> SweepSpec:
-    for key in data:
-        if key not in TOP_KEYS:
-            raise unknown_choice("unknown key", key, TOP_KEYS)
-    quick_table = data.pop("quick", None)
+def _from_file(
+    data: Mapping[str, Any], *, name: str, quick: bool, origin: str, allow_large: bool
+) -> SweepSpec:
+    if not isinstance(data, Mapping):
+        raise InputError(f"{short_repr(data)}: expected a table of sweep keys")
+    _check_file_keys(data, "", FILE_KEYS)
+    table = data.get("quick")
+    if table is not None and not isinstance(table, Mapping):
+        raise InputError(f"quick={short_repr(table)}: expected a table ([quick])")
+    if table is not None:
+        _check_file_keys(table, "quick: ", [k for k in FILE_KEYS if k != "quick"])
+    if quick and table is None:
+        raise InputError("quick: this sweep file has no [quick] table")
+    body = {k: v for k, v in data.items() if k != "quick"}
     if quick:
-        if quick_table is None:
-            raise ValueError("quick: this sweep file has no [quick] table")
-        data = _merge_quick(data, quick_table)
-    elif quick_table is not None:
-        _merge_quick(data, quick_table)  # validate its keys even when unused
-    name = _check_sweep_name(data.get("name", name))
-    if quick:
-        name = f"{name}-quick"
-    description = data.get("description", "")
-    if not isinstance(description, str):
-        raise ValueError(f"description={description!r}: expected a string")
-    kind = data.get("kind", "generic")
-    if kind not in KINDS:
-        raise ValueError(f"kind={kind!r}: expected one of {', '.join(KINDS)}")
-    base = data.get("base", "seed")
-    scenarios = sorted(list_scenarios())
-    if base not in scenarios:
-        raise unknown_choice("base: unknown scenario", str(base), scenarios)
-    sampler = data.get("sampler", "grid")
-    if sampler not in SAMPLERS:
-        raise ValueError(f"sampler={sampler!r}: expected one of {', '.join(SAMPLERS)}")
-    replicates = _whole("replicates", data.get("replicates", 1), 1)
-    per_unit = _whole(
-        "replicates_per_unit",
-        data.get("replicates_per_unit", min(replicates, DEFAULT_UNIT_REPLICATES)),
-        1,
-    )
-    steps = _whole("steps", data.get("steps", 120), 1)
-    record = data.get("record", 1)
-    if isinstance(record, str) and record != "final":
-        raise ValueError(f"record={record!r}: expected 'final' or a whole number k >= 1")
-    if not isinstance(record, str):
-        record = _whole("record", record, 1)
-    providers = data.get("providers", False)
-    if not isinstance(providers, bool):
-        raise ValueError(f"providers={providers!r}: expected true or false")
-    second_order = data.get("second_order", False)
-    if not isinstance(second_order, bool):
-        raise ValueError(f"second_order={second_order!r}: expected true or false")
-    root_seed = _whole("root_seed", data.get("root_seed", 0), 0)
-
-    fixed_raw = data.get("fixed", {})
-    if not isinstance(fixed_raw, Mapping):
-        raise ValueError(f"fixed={fixed_raw!r}: expected a table of parameter values")
-    base_params = _scenario(base)
-    for key, value in fixed_raw.items():
-        if key == SCENARIO_DIMENSION:
-            raise ValueError("fixed.scenario: set the scenario with 'base'")
-        _check_name(f"fixed.{key}", key, base_params, "grid")
-        _check_value(f"fixed.{key}", base, key, value)
+        assert table is not None
+        body = _merge_quick(body, table)
     try:
-        base_params = build_params(base, fixed_raw)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"fixed: {exc}") from None
-
-    params_raw = data.get("parameters", {})
-    if not isinstance(params_raw, Mapping):
-        raise ValueError(f"parameters={params_raw!r}: expected a table of varied parameters")
-    if not params_raw and sampler != "grid":
-        raise ValueError(f"parameters: sampler {sampler!r} needs at least one varied parameter")
-    dimensions = tuple(
-        _dimension(key, value, base, base_params, sampler) for key, value in params_raw.items()
-    )
-    for dim in dimensions:
-        if dim.name in fixed_raw:
-            raise ValueError(f"parameters.{dim.name}: also set in [fixed]; keep one")
-
-    points = data.get("points")
-    if sampler == "grid":
-        if points is not None:
-            raise ValueError("points: not used by sampler 'grid' (its size is the product)")
-    else:
-        points = _whole("points", points, 1) if points is not None else None
-        if points is None:
-            raise ValueError(f"points: required by sampler {sampler!r}")
-        if sampler in ("sobol", "saltelli") and points & (points - 1):
-            raise ValueError(f"points={points}: sampler {sampler!r} needs a power of 2")
-        if sampler == "saltelli" and len(dimensions) < 2:
-            raise ValueError("parameters: sampler 'saltelli' needs at least two parameters")
-    return SweepSpec(
-        name=name,
-        description=description,
-        kind=kind,
-        base=base,
-        sampler=sampler,
-        points=points,
-        second_order=second_order,
-        replicates=replicates,
-        replicates_per_unit=per_unit,
-        steps=steps,
-        record=record,
-        providers=providers,
-        root_seed=root_seed,
-        fixed=tuple(fixed_raw.items()),
-        parameters=dimensions,
-        quick=quick,
-        source=origin,
-    )
+        spec_name = _file_name(body, name, table is not None)
+        body["name"] = f"{spec_name}{QUICK_SUFFIX}" if quick else spec_name
+        body["quick"] = quick
+        body["source"] = origin
+        return _validate(body, allow_large)
+    except InputError as exc:
+        error = _file_terms(exc)
+        if quick and table is not None and error.path and _from_quick(error.path, table):
+            error = InputError(f"quick.{error}", path=f"quick.{error.path}", detail=error.detail)
+        raise error from None
 
 
-def load_spec(path: str | Path, *, quick: bool = False) -> SweepSpec:
-    """Read and validate a sweep file (``quick=True``: its ``[quick]`` variant)."""
+def _validate(data: Mapping[str, Any], allow_large: bool) -> SweepSpec:
+    data = dict(data)
+    if isinstance(data.get("parameters"), Mapping):  # a list of named tables: errors name them
+        data["parameters"] = _dimensions(data["parameters"])
+    token = _ALLOW_LARGE.set(allow_large)
+    try:
+        return SweepSpec.model_validate(data)
+    except ValidationError as exc:
+        raise format_validation_error(exc, SweepSpec, data) from None
+    finally:
+        _ALLOW_LARGE.reset(token)
+
+
+def load_spec(path: str | Path, *, quick: bool = False, allow_large: bool = False) -> SweepSpec:
+    """Read and validate a sweep file (``quick=True``: its ``[quick]`` variant; a design above
+    the limits needs ``allow_large=True``)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ValueError(f"{path}: cannot read sweep file ({exc.strerror})") from None
-    except UnicodeDecodeError as exc:
-        raise ValueError(
-            f"{path}: cannot read sweep file (not UTF-8: byte 0x{exc.object[exc.start]:02x} "
-            f"at offset {exc.start}); save it as UTF-8"
-        ) from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"{path}: malformed TOML ({exc})") from None
-    return spec_from_mapping(data, name=path.stem, quick=quick, origin=str(path))
+    data = read_toml(path, "sweep file")
+    return spec_from_mapping(
+        data, name=path.stem, quick=quick, origin=str(path), allow_large=allow_large
+    )
 
 
 def spec_from_definition(definition: Mapping[str, Any]) -> SweepSpec:
-    """Rebuild a spec from the definition stored in a manifest."""
+    """Rebuild a spec from the definition stored in a manifest (its design was accepted when
+    the sweep started, so the size limits are not applied again)."""
     data = dict(definition)
-    quick = bool(data.pop("quick", False))
-    name = str(data.pop("name"))
-    if quick:
-        name = name.removesuffix("-quick")
-    data["parameters"] = {
-        d["name"]: {
+    data["parameters"] = [
+        {
+            "name": d["name"],
             **({"values": d["values"]} if "values" in d else {"range": [d["low"], d["high"]]}),
             **({"levels": d["levels"]} if "levels" in d else {}),
             "scale": d.get("scale", "linear"),
         }
-        for d in data["parameters"]
+        for d in data.get("parameters", [])
+    ]
+    return _validate(data, allow_large=True)
+
+
+# ---- JSON Schema ----------------------------------------------------------------------------
+
+
+def _file_form(node: Any) -> Any:
+    """A JSON Schema as a TOML file can meet it: no ``null`` (TOML has none), and the
+    ``minimum``/``maximum`` keywords where pydantic left its own ``ge``/``le``."""
+    if isinstance(node, list):
+        return [_file_form(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    out = {}
+    for key, value in node.items():
+        key = {"ge": "minimum", "le": "maximum"}.get(key, key)
+        out[key] = _file_form(value)
+    options = out.get("anyOf")
+    if isinstance(options, list):
+        kept = [o for o in options if o != {"type": "null"}]
+        if len(kept) == 1:
+            del out["anyOf"]
+            out.update(kept[0])
+        else:
+            out["anyOf"] = kept
+    if out.get("default", 0) is None:
+        del out["default"]
+    return out
+
+
+def sweep_file_schema() -> dict[str, Any]:
+    """JSON Schema of a sweep file: the keys of :class:`SweepSpec` (none required; ``name``
+    defaults to the file's stem), ``[fixed]`` and ``[parameters]`` as tables keyed by
+    parameter name, and a ``[quick]`` table taking any of the other keys."""
+    schema = _file_form(SweepSpec.model_json_schema())
+    schema["title"] = "techcomp-sim sweep file"
+    schema.pop("required", None)
+    props = schema["properties"]
+    for key in ("quick", "source"):
+        props.pop(key)
+    props["name"]["pattern"] = NAME_PATTERN
+    props["base"]["enum"] = list(scenario_names())
+    docs = ("description", "unit", "source")
+    props["fixed"] = {
+        "type": "object",
+        **{k: props["fixed"][k] for k in docs},
+        "additionalProperties": True,
     }
-    if quick:
-        data["quick"] = {}
-    return spec_from_mapping({**data, "name": name}, name=name, quick=quick)
+    dimension = schema["$defs"]["Dimension"]
+    dimension["properties"].pop("name")
+    dimension.pop("required", None)
+    dimension["oneOf"] = [{"required": ["values"]}, {"required": ["range"]}]
+    dimension["properties"]["values"]["minItems"] = 1
+    props["parameters"] = {
+        "type": "object",
+        **{k: props["parameters"][k] for k in docs},
+        "additionalProperties": {
+            "anyOf": [
+                {"$ref": "#/$defs/Dimension"},
+                {"type": "array", "minItems": 1, "description": "shorthand for values"},
+            ]
+        },
+    }
+    props["quick"] = {
+        "type": "object",
+        "description": "the quick variant: any key above, merged over the file ([fixed] and "
+        "[parameters] by name); its results go to <name>-quick",
+        "properties": {k: v for k, v in props.items() if k != "quick"},
+        "additionalProperties": False,
+    }
+    return dict(schema)

@@ -37,13 +37,13 @@ def experiments_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "experiments"
 
 
-def experiment_specs(directory: Path, *, quick: bool) -> list[SweepSpec]:
+def experiment_specs(directory: Path, *, quick: bool, allow_large: bool = False) -> list[SweepSpec]:
     """Every sweep file in ``directory``, validated (all of them before any runs). Two files
     with the same sweep name would write into one results directory, so that is refused."""
     files = sorted(directory.glob("*.toml"))
     if not files:
         raise ValueError(f"--experiments {directory}: no sweep files (*.toml) found")
-    specs = [load_spec(f, quick=quick) for f in files]
+    specs = [load_spec(f, quick=quick, allow_large=allow_large) for f in files]
     first_file: dict[str, Path] = {}
     for path, spec in zip(files, specs, strict=True):
         if spec.name in first_file:
