@@ -51,6 +51,7 @@ from sim.schema import (
     Number,
     Whole,
     describe,
+    file_form,
     param,
 )
 
@@ -1377,7 +1378,7 @@ def scenario_file_schema() -> dict[str, Any]:
     """JSON Schema of a scenario file: every ``Params`` field optional (the base scenario
     supplies the rest), ``base``/``description``, and ``[[providers]]``/``[[segments]]``
     entries that need only a ``name`` (plus ``remove``) since they merge by name."""
-    schema = Params.model_json_schema()
+    schema = file_form(Params.model_json_schema())
     schema["title"] = "techcomp-sim scenario file"
     schema.pop("required", None)
     props = schema["properties"]

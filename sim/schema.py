@@ -70,7 +70,33 @@ def _text(value: Any) -> Any:
 Number = Annotated[float, BeforeValidator(_number)]
 Whole = Annotated[int, BeforeValidator(_whole)]
 Flag = Annotated[bool, BeforeValidator(_flag)]
-Name = Annotated[str, BeforeValidator(_text), StringConstraints(pattern=NAME_PATTERN)]
+# the pattern before the validator, so that it also reaches the JSON Schema
+Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN), BeforeValidator(_text)]
+
+
+def file_form(node: Any) -> Any:
+    """A JSON Schema as a TOML file can meet it: no ``null`` (TOML has none), and the
+    ``minimum``/``maximum`` keywords where pydantic left its own ``ge``/``le`` (it does for
+    optional numbers)."""
+    if isinstance(node, list):
+        return [file_form(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    out = {}
+    for key, value in node.items():
+        key = {"ge": "minimum", "le": "maximum"}.get(key, key)
+        out[key] = file_form(value)
+    options = out.get("anyOf")
+    if isinstance(options, list):
+        kept = [o for o in options if o != {"type": "null"}]
+        if len(kept) == 1:
+            del out["anyOf"]
+            out.update(kept[0])
+        else:
+            out["anyOf"] = kept
+    if out.get("default", 0) is None:
+        del out["default"]
+    return out
 
 
 def param(

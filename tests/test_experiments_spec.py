@@ -709,7 +709,8 @@ def test_sweep_schema_lists_every_key_with_its_metadata(schema):
 
 @pytest.mark.parametrize("path", SWEEP_FILES, ids=lambda p: p.stem)
 def test_shipped_sweep_files_validate_against_the_schema(schema, path):
-    jsonschema = pytest.importorskip("jsonschema")
+    import jsonschema
+
     jsonschema.Draft202012Validator.check_schema(schema)
     data = tomllib.loads(path.read_text(encoding="utf-8"))
     jsonschema.validate(data, schema, cls=jsonschema.Draft202012Validator)
@@ -732,7 +733,8 @@ def test_shipped_sweep_files_validate_against_the_schema(schema, path):
     ],
 )
 def test_schema_refuses_what_the_loader_refuses(schema, bad):
-    jsonschema = pytest.importorskip("jsonschema")
+    import jsonschema
+
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(bad, schema, cls=jsonschema.Draft202012Validator)
     with pytest.raises(InputError):

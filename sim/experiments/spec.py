@@ -74,7 +74,7 @@ from sim.errors import (
     unknown_choice,
 )
 from sim.params import Params, apply_changes, list_scenarios, load_scenario, valid_keys
-from sim.schema import NAME_PATTERN, Flag, Frozen, Name, Number, Whole, param
+from sim.schema import NAME_PATTERN, Flag, Frozen, Name, Number, Whole, file_form, param
 
 Kind = Literal["generic", "baseline", "phase_diagram", "counterfactuals", "sensitivity"]
 Sampler = Literal["grid", "lhs", "sobol", "saltelli"]
@@ -957,35 +957,11 @@ def spec_from_definition(definition: Mapping[str, Any]) -> SweepSpec:
 # ---- JSON Schema ----------------------------------------------------------------------------
 
 
-def _file_form(node: Any) -> Any:
-    """A JSON Schema as a TOML file can meet it: no ``null`` (TOML has none), and the
-    ``minimum``/``maximum`` keywords where pydantic left its own ``ge``/``le``."""
-    if isinstance(node, list):
-        return [_file_form(n) for n in node]
-    if not isinstance(node, dict):
-        return node
-    out = {}
-    for key, value in node.items():
-        key = {"ge": "minimum", "le": "maximum"}.get(key, key)
-        out[key] = _file_form(value)
-    options = out.get("anyOf")
-    if isinstance(options, list):
-        kept = [o for o in options if o != {"type": "null"}]
-        if len(kept) == 1:
-            del out["anyOf"]
-            out.update(kept[0])
-        else:
-            out["anyOf"] = kept
-    if out.get("default", 0) is None:
-        del out["default"]
-    return out
-
-
 def sweep_file_schema() -> dict[str, Any]:
     """JSON Schema of a sweep file: the keys of :class:`SweepSpec` (none required; ``name``
     defaults to the file's stem), ``[fixed]`` and ``[parameters]`` as tables keyed by
     parameter name, and a ``[quick]`` table taking any of the other keys."""
-    schema = _file_form(SweepSpec.model_json_schema())
+    schema = file_form(SweepSpec.model_json_schema())
     schema["title"] = "techcomp-sim sweep file"
     schema.pop("required", None)
     props = schema["properties"]
