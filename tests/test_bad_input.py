@@ -156,7 +156,7 @@ CASES = [
     Case(
         "run-scenario-path-leaves-package",
         _run("--scenario", "../../sim/scenarios/seed"),
-        ("scenario", "../../sim/scenarios/seed", "unknown scenario", "valid: classic"),
+        ("scenario", "../../sim/scenarios/seed", "unknown scenario", "classic, mandate"),
     ),
     Case(
         "run-scenario-absolute-path",

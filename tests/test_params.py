@@ -280,7 +280,7 @@ def test_unknown_scenario_name() -> None:
 def test_scenario_names_never_reach_files_outside_the_package(name: str) -> None:
     """Only shipped scenarios are found by name: a path, even to a real scenario file, is an
     unknown name (a user's file is read with Params.from_toml)."""
-    assert_names(error_of(load_scenario, name), "unknown scenario", "valid: classic")
+    assert_names(error_of(load_scenario, name), "unknown scenario", "classic, mandate")
     assert_names(error_of(params_from_mapping, {"base": name}), "base=", "unknown scenario")
 
 
