@@ -132,8 +132,9 @@ def choose_providers(
         new = inverse_cdf(rows, u_option.ravel()[flat])
     else:
         utility = utilities[run_of, seg, old] + personal.adjustment(core, flat, seg, choice)
-        weights = np.exp(utility - utility.max(axis=-1, keepdims=True))
-        cumulative = np.cumsum(weights, axis=-1)
+        cumulative = np.exp(utility - row_max(utility)[:, None])
+        for k in range(1, n_options):  # cumulative sums, column by column (short axis)
+            cumulative[:, k] += cumulative[:, k - 1]
         new = inverse_cdf(cumulative, u_option.ravel()[flat] * cumulative[:, -1])
     updated = choice.copy()
     updated.reshape(-1)[flat] = new
@@ -141,6 +142,14 @@ def choose_providers(
     size = runs * n_segments * n_options
     delta = np.bincount(cell_of + new, minlength=size) - np.bincount(cell_of + old, minlength=size)
     return updated, counts + delta.reshape(counts.shape), flat, old, new
+
+
+def row_max(values: Float) -> Float:
+    """Maximum along the last (short) axis, column by column: ``(..., K) -> (...)``."""
+    out = values[..., 0].copy()
+    for k in range(1, values.shape[-1]):
+        np.maximum(out, values[..., k], out=out)
+    return out
 
 
 def transition_from(utilities: Float) -> Float:
@@ -164,15 +173,17 @@ class Personal:
     ) -> Float:
         """``mu_s (e_i,kind(j) + beta_peer x_ij)`` for the enterprises at ``flat``, ``(M, K)``."""
         n_options = core.n_options
-        extra = np.zeros((len(flat), n_options))
-        if self.taste is not None:
-            extra[:, :-1] = self.taste[flat][:, core.taste_kind]
         if self.graph is not None and core.flags.peers:
             from sim.network import neighbour_shares
 
             shares = neighbour_shares(self.graph, flat, choice.ravel(), self.weight, n_options)
-            extra += core.params.peer_effect * shares
-        return np.asarray(core.mu[seg][:, None] * extra)
+            extra = core.params.peer_effect * shares
+        else:
+            extra = np.zeros((len(flat), n_options))
+        if self.taste is not None:
+            extra[:, :-1] += self.taste[flat][:, core.taste_kind]
+        extra *= core.mu[seg][:, None]
+        return extra
 
 
 def grow_capability(
