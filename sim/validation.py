@@ -399,10 +399,10 @@ def logit_equilibrium(A: Float, B: Float, rationality: float) -> tuple[float, fl
 def _gambit_qre(A: Float, B: Float, rationality: float) -> tuple[float, float]:
     import pygambit
 
-    game = pygambit.Game.from_arrays(A, B)
+    # pygambit 17: games from arrays are StrategicGame; players and strategies labelled "1", "2"
+    game = pygambit.StrategicGame.from_arrays(A, B)
     profile = pygambit.qre.logit_solve_lambda(game, lam=[rationality])[0].profile
-    first = [float(profile[next(iter(player.strategies))]) for player in game.players]
-    return first[0], first[1]
+    return float(profile["1"]["1"]), float(profile["2"]["1"])
 
 
 def check_logit_qre(size: int = 200, runs: int = 100, seed: int = 41) -> Check:
