@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import itertools
 
+import numpy as np
 import pytest
 
 from sim import validation as v
+from sim.phases import PHASES
 
 pytestmark = pytest.mark.slow
 
@@ -31,9 +33,14 @@ def test_sf2_substitution_backfire() -> None:
 
 
 def test_sf3_phase_structure() -> None:
-    """Each phase (all allow, divergence, all restrict) holds in some (e f, V) cell for a share
-    of seeds whose one-sided 95 % Wilson lower bound exceeds 1/2."""
+    """Each phase (all-allow, divergence, all-restrict; seeds classified by sim.phases) holds
+    in some (e f, V) cell for a share of seeds whose one-sided 95 % Wilson lower bound exceeds
+    1/2."""
     check = v.check_sf3_phases()
+    assert check.labels == ("all-allow", "divergence", "all-restrict")
+    shares = np.asarray(check.extra["phase_share"])  # (V, e f, phase), phases of sim.phases
+    assert shares.shape[-1] == len(PHASES)
+    np.testing.assert_allclose(shares.sum(axis=-1), 1.0)
     for phase, low in zip(check.labels, check.extra["lower_bounds"], strict=True):
         assert low > 0.5, f"{phase}: {check.detail}"
     assert check.passed

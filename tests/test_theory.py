@@ -1,4 +1,4 @@
-"""The model's decision rules meet theory in their limits (sim/validation.py's theory checks).
+"""The model's decision rules meet theory in their limits (the theory checks of sim.validation).
 
 Each check compares a simulation with a closed form within 4 Monte Carlo standard errors
 computed from its own number of trials or runs, and, where one exists, with an independent

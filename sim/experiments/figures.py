@@ -32,10 +32,10 @@ from sim.experiments.runners import provider_column
 from sim.experiments.samplers import salib_problem
 from sim.experiments.spec import SweepSpec, spec_from_definition
 from sim.experiments.store import atomic_write_bytes, read_chunks, read_manifest
+from sim.phases import PHASE_COLOURS, PHASES, channel_allowing, classify
 
 FIGURES = "figures"
-REGIMES = ("all-allow", "divergence", "mixed", "all-restrict")
-REGIME_COLOURS = ("#4daf4a", "#ff7f00", "#984ea3", "#e41a1c")
+REGIMES = PHASES  # the experiments call a phase of sim.phases a regime
 LABELS = {
     "frac_foreign_allowing": "foreign providers allowing (fraction)",
     "foreign_share": "foreign share of rival enterprises",
@@ -131,31 +131,19 @@ def baseline(frame: pd.DataFrame, spec: SweepSpec, out: Path) -> list[Path]:
     )
 
 
-def classify(direct_allowing: float, partner_allowing: float) -> str:
-    """Regime of a cell from the fraction of replicates in which the direct and the partner
-    provider allow at the horizon (majority rule)."""
-    direct, partner = direct_allowing >= 0.5, partner_allowing >= 0.5
-    if direct and partner:
-        return "all-allow"
-    if not direct and not partner:
-        return "all-restrict"
-    return "divergence" if partner else "mixed"
-
-
-def _allowing(frame: pd.DataFrame, spec: SweepSpec, channel: str) -> pd.Series:
-    """Per row: fraction of the providers on ``channel`` that allow."""
-    names = [p.name for p in spec.params_for({}).providers if p.channel == channel]
-    allows = [frame[provider_column(n, "strategy")].eq("allow") for n in names]
-    return pd.concat(allows, axis=1).mean(axis=1)
-
-
 def regimes(frame: pd.DataFrame, spec: SweepSpec) -> pd.DataFrame:
     """One row per point: market value, expected penalty ``e*f`` (the home government's
-    enforcement probability times the fine, $M/month), the allowing fractions at the horizon
-    over replicates, and the regime."""
+    enforcement probability times the fine, $M/month), the fraction of direct and of partner
+    providers allowing at the horizon averaged over replicates, and the regime
+    (:func:`sim.phases.classify`: majority of replicates on each channel)."""
     final = frame[frame["step"] == frame["step"].max()].copy()
-    final["direct_allowing"] = _allowing(final, spec, "direct")
-    final["partner_allowing"] = _allowing(final, spec, "partner")
+    foreign = [p for p in spec.params_for({}).providers if p.channel in ("direct", "partner")]
+    allows = np.column_stack(
+        [final[provider_column(p.name, "strategy")].eq("allow").to_numpy() for p in foreign]
+    )
+    channels = [p.channel for p in foreign]
+    final["direct_allowing"] = channel_allowing(allows, channels, "direct")
+    final["partner_allowing"] = channel_allowing(allows, channels, "partner")
     cells = final.groupby("point_id").agg(
         direct_allowing=("direct_allowing", "mean"),
         partner_allowing=("partner_allowing", "mean"),
@@ -190,7 +178,7 @@ def phase_diagram(frame: pd.DataFrame, spec: SweepSpec, out: Path) -> list[Path]
         grid,
         origin="lower",
         aspect="auto",
-        cmap=ListedColormap(REGIME_COLOURS),
+        cmap=ListedColormap(PHASE_COLOURS),
         vmin=-0.5,
         vmax=len(REGIMES) - 0.5,
         interpolation="nearest",
@@ -201,7 +189,7 @@ def phase_diagram(frame: pd.DataFrame, spec: SweepSpec, out: Path) -> list[Path]
     ax.set_ylabel("rival market value V ($M/month)")
     seen = [r for r in REGIMES if r in set(cells["regime"])]
     ax.legend(
-        handles=[Patch(color=REGIME_COLOURS[REGIMES.index(r)], label=r) for r in seen],
+        handles=[Patch(color=PHASE_COLOURS[REGIMES.index(r)], label=r) for r in seen],
         loc="upper left",
         bbox_to_anchor=(1.01, 1.0),
         title="regime at horizon",
