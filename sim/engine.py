@@ -655,6 +655,8 @@ MODEL_COLUMNS = (
     "foreign_spend_share",
     "local_agreement",
     "export_controls",
+    "open_capability_gap",
+    "mean_domestic_price",
 )
 PROVIDER_COLUMNS = ("strategy", "revenue", "payoff", "quality", "share", "spend_share", "price")
 SEGMENT_COLUMNS = (
@@ -733,6 +735,10 @@ def observe(core: Core, state: State) -> Observation:
         "foreign_spend_share": (spend * foreign_f).sum(-1),
         "local_agreement": local_agreement(state),
         "export_controls": state.controls.astype(float),
+        "open_capability_gap": 1.0 - np.where(core.open, rel, -np.inf).max(-1)
+        if core.flags.open_models
+        else np.full(state.runs, np.nan),
+        "mean_domestic_price": state.price[:, core.domestic_index].mean(-1),
     }
     provider: dict[str, NDArray[np.generic]] = {
         "strategy": state.strategy,
