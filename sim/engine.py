@@ -321,7 +321,7 @@ def draw_population(core: Core, rngs: RandomSource, runs: int) -> Population:
         )
     personal = None
     if taste is not None or core.flags.peers:
-        personal = dynamics.Personal(taste, graph, size)
+        personal = dynamics.Personal(taste, graph, size, core.taste_kind)
     unit = bool(np.all(size == 1.0))
     agreement = None
     if graph is not None:
