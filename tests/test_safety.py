@@ -291,7 +291,8 @@ def test_model_and_batch_make_no_network_calls(tmp_path: Path) -> None:
         from sim.params import load_scenario
         params = load_scenario("seed").replace(n_enterprises=200)
         TechCompetitionModel(params=params, rng=1).run(5)
-        run_batch(params, [1, 2, 3], 5, providers=True)
+        result = run_batch(params, [1, 2, 3], 5)
+        assert len(result.model) and len(result.providers) and len(result.segments)
         print("ok")
         """
     )
