@@ -146,7 +146,12 @@ def firm_payoffs(core: Core, state: State, values: Float, home_policy: Strategy)
     attainable = payoffs.attainable_shares(values, available, core.mu, core.serves)
     share = payoffs.aggregate(attainable, core.weight) * rival_allows
     penalty = payoffs.expected_penalty(core, home_policy)
-    licence = _licence(core, values, available, state.price) if core.flags.licence else None
+    licence = None
+    if core.flags.licence:
+        opened, closed = _licence(core, values, available, state.price)
+        # While the rival blocks, a licensor allowing is no more reachable than restricting:
+        # its licensees' shares, so its licence income, are those with it closed either way.
+        licence = (np.where(rival_allows, opened, closed), closed)
     return payoffs.provider_payoffs(
         core, share, relative_quality(state), penalty, state.price, licence
     )
