@@ -195,16 +195,25 @@ def controls_payoffs(core: Core, state: State) -> Float:
     revenue = payoffs.provider_revenue(core, np.where(accessible, usage, 0.0), state.price)
     foreign_usage = (usage * core.foreign).sum(-1, keepdims=True)
     base = p.learning_rate * usage + p.rival_subsidy + p.spillover_rate * foreign_usage
+    decay = p.frontier_compute_growth + p.compute_depreciation
+    current_gap = 1.0 - relative_quality(state)
     out = []
     for on in (0, 1):
         invest = (1.0 - p.export_control_strength * on) * (
             p.compute_per_revenue * revenue + p.compute_subsidy
         )
-        compute = dynamics.steady_state_compute(
-            invest, p.frontier_compute_growth, p.compute_depreciation
-        )
-        rate = np.clip(base + p.compute_effect * compute, 0.0, 1.0)
-        gap = np.where(core.domestic, dynamics.steady_state_gap(p.frontier_growth, rate), np.inf)
+        if decay > 0:
+            compute = dynamics.steady_state_compute(
+                invest, p.frontier_compute_growth, p.compute_depreciation
+            )
+        else:  # nothing decays: compute grows without bound while invested, else stays put
+            compute = np.where(invest != 0, np.copysign(np.inf, invest), state.compute)
+        gain = p.compute_effect * compute if p.compute_effect > 0 else 0.0
+        rate = np.clip(base + gain, 0.0, 1.0)
+        # no frontier growth and no catch-up: the gap stays where it is
+        moving = p.frontier_growth + rate > 0
+        steady = dynamics.steady_state_gap(p.frontier_growth, np.where(moving, rate, 1.0))
+        gap = np.where(core.domestic, np.where(moving, steady, current_gap), np.inf)
         out.append(p.home_gap_weight * gap.min(-1) - on * p.export_control_cost)
     return np.stack(out, axis=-1)[:, None, :]
 
