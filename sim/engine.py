@@ -480,8 +480,10 @@ def update_prices(core: Core, state: State, values: Float) -> Float:
     price = np.concatenate([state.price, np.zeros((state.runs, 1))], axis=-1)
     margin = np.concatenate([core.margin, [1.0]])
     cost = np.concatenate([core.marginal_cost, [0.0]])
-    responders = np.concatenate([core.domestic, [False]])
-    floor = pricing.price_floor(margin, cost, p.price_subsidy)
+    # A provider keeping no margin earns nothing at any price: it keeps its price (the price
+    # rules need a positive margin). Floors stay in the price range, as best responses do.
+    responders = np.concatenate([core.domestic & (core.margin > 0), [False]])
+    floor = pricing.price_floor(margin, cost, p.price_subsidy, PRICE_MAX)
     if p.price_rule == "best_response":
         target = pricing.best_response_prices(
             nonprice,
