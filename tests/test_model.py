@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim import EnterpriseAgent, FirmAgent, GovernmentAgent, TechCompetitionModel, load_scenario
-from sim.engine import MODEL_COLUMNS, PROVIDER_COLUMNS
+from sim.engine import MODEL_COLUMNS, PROVIDER_COLUMNS, SEGMENT_COLUMNS
 from sim.params import SCALAR_FIELDS, Params
 from tests.strategies import rules, scenario_names
 
@@ -27,7 +27,15 @@ COLUMNS = [
     "security_risk",
     "enterprise_welfare",
     "hhi",
+    "open_share",
+    "no_provider_share",
+    "foreign_spend_share",
+    "local_agreement",
+    "export_controls",
+    "open_capability_gap",
+    "mean_domestic_price",
 ]
+NO_OPEN_MODELS = ["open_capability_gap"]  # NaN by definition in a scenario without open models
 
 
 @pytest.fixture(scope="module")
@@ -43,32 +51,82 @@ def test_readme_example(readme_run) -> None:
     assert list(frame.columns) == ["step", *COLUMNS]
     assert tuple(COLUMNS) == MODEL_COLUMNS
     assert list(frame["step"]) == list(range(201))
-    assert frame[COLUMNS].notna().all().all()
+    defined = [c for c in COLUMNS if c not in NO_OPEN_MODELS]
+    assert frame[defined].notna().all().all()
+    assert frame[NO_OPEN_MODELS].isna().all().all()
     assert model.state.t == 200 and model.params.n_enterprises == 5_000
 
 
 def test_outputs_are_consistent(readme_run) -> None:
-    _, frame = readme_run
-    none_share = 1.0 - frame["foreign_share"] - frame["domestic_share"]
-    assert (none_share >= -1e-12).all() and (none_share <= 1 + 1e-12).all()
-    for column in ("frac_foreign_allowing", "foreign_share", "domestic_share", "hhi"):
+    model, frame = readme_run
+    total = frame["foreign_share"] + frame["domestic_share"] + frame["open_share"]
+    np.testing.assert_allclose(total + frame["no_provider_share"], 1.0, rtol=0, atol=1e-12)
+    for column in (
+        "frac_foreign_allowing",
+        "foreign_share",
+        "domestic_share",
+        "open_share",
+        "no_provider_share",
+        "foreign_spend_share",
+        "local_agreement",
+        "hhi",
+    ):
         assert frame[column].between(0, 1).all(), column
-    assert frame["home_restricts"].isin([0.0, 1.0]).all()
-    assert frame["rival_restricts"].isin([0.0, 1.0]).all()
+    for column in ("home_restricts", "rival_restricts", "export_controls"):
+        assert frame[column].isin([0.0, 1.0]).all(), column
     assert frame["capability_gap"].between(0, 1).all()
     assert (frame["foreign_revenue"] >= 0).all() and (frame["domestic_revenue"] >= 0).all()
-    # shares are counts over 5,000 enterprises
+    # count shares are counts over 5,000 enterprises; spend shares are not
     counts = frame["domestic_share"].to_numpy() * 5_000
     np.testing.assert_allclose(counts, np.round(counts), atol=1e-9)
+    seed = load_scenario("seed")
+    prices = [p.price for p in seed.providers if p.channel == "domestic"]
+    np.testing.assert_allclose(frame["mean_domestic_price"], np.mean(prices), rtol=1e-15)
+    size = model.state.population.size[0]
+    foreign = np.array([p.foreign for p in model.params.providers] + [False])
+    spend = size[foreign[model.state.choice[0]]].sum() / size.sum()
+    np.testing.assert_allclose(frame["foreign_spend_share"].iloc[-1], spend, rtol=1e-9)
 
 
 def test_shares_sum_to_one_with_no_provider(readme_run) -> None:
     model, _ = readme_run
-    shares = model.provider_frame().groupby("step")["share"].sum()
+    providers = model.provider_frame()
+    shares = providers.groupby("step")["share"].sum()
+    spend = providers.groupby("step")["spend_share"].sum()
     none = (model.state.choice == model.params.n_providers).mean()
     final = model.frame().iloc[-1]
-    np.testing.assert_allclose(final["foreign_share"] + final["domestic_share"] + none, 1.0)
+    np.testing.assert_allclose(final["no_provider_share"], none, rtol=1e-15)
+    np.testing.assert_allclose(
+        final["foreign_share"] + final["domestic_share"] + final["open_share"] + none, 1.0
+    )
     np.testing.assert_allclose(shares.iloc[-1] + none, 1.0)
+    size = model.state.population.size[0]
+    spend_none = size[model.state.choice[0] == model.params.n_providers].sum() / size.sum()
+    np.testing.assert_allclose(spend.iloc[-1] + spend_none, 1.0, rtol=1e-12)
+
+
+def test_segment_frame_contents(readme_run) -> None:
+    """One row per step and segment; each segment's shares are its members' and sum to one;
+    the enterprise-weighted mean over segments is the model's share."""
+    model, frame = readme_run
+    segments = model.segment_frame()
+    names = [s.name for s in model.params.segments]
+    assert list(segments.columns) == ["step", "segment", "name", *SEGMENT_COLUMNS]
+    assert len(segments) == 201 * len(names)
+    assert list(segments["name"].iloc[: len(names)]) == names
+    kinds = ["foreign_share", "domestic_share", "open_share", "no_provider_share"]
+    np.testing.assert_allclose(segments[kinds].sum(axis=1), 1.0, atol=1e-12)
+    members = np.bincount(model.core.segment_of)
+    last = segments[segments["step"] == 200]
+    for column in kinds:
+        weighted = (last[column].to_numpy() * members).sum() / members.sum()
+        np.testing.assert_allclose(weighted, frame[column].iloc[-1], rtol=1e-12, atol=1e-15)
+    choice = model.state.choice[0]
+    foreign = np.array([p.foreign for p in model.params.providers] + [False])
+    for s, name in enumerate(names):
+        mine = model.core.segment_of == s
+        row = last[last["name"] == name].iloc[0]
+        np.testing.assert_allclose(row["foreign_share"], foreign[choice[mine]].mean(), rtol=1e-14)
 
 
 def test_keyword_construction_applies_overrides() -> None:
@@ -110,7 +168,8 @@ def test_strategies_and_policies_valid(scenario: str, rule: str, seed: int) -> N
             assert firm.strategy == "allow"
     for gov in model.agents_by_type[GovernmentAgent]:
         assert gov.policy in ("allow", "restrict")
-    for p, firm in zip(model.params.providers, model.firms, strict=True):
+    # fixed strategies in force now (a dated event may have changed them)
+    for p, firm in zip(model.core.params.providers, model.firms, strict=True):
         if p.fixed_strategy:
             assert firm.strategy == p.fixed_strategy
     assert model.state.counts.sum() == 300
@@ -147,12 +206,13 @@ def test_agent_sets_select_groupby_agg(readme_run) -> None:
     foreign = firms.select(lambda a: a.origin == "home")
     assert len(foreign) == sum(p.foreign for p in model.params.providers)
     by_channel = firms.groupby("channel").agg("share", sum)
-    usage = model.state.counts[0, :-1] / model.params.n_enterprises
+    usage = model.state.counts[0].sum(0)[:-1] / model.params.n_enterprises
     channels = np.array([p.channel for p in model.params.providers])
     for channel, total in by_channel.items():
         np.testing.assert_allclose(total, usage[channels == channel].sum())
     np.testing.assert_allclose(
-        firms.agg("share", sum), model.frame().iloc[-1][["foreign_share", "domestic_share"]].sum()
+        firms.agg("share", sum),
+        model.frame().iloc[-1][["foreign_share", "domestic_share", "open_share"]].sum(),
     )
 
 
@@ -182,7 +242,7 @@ def test_enterprise_provider_matches_state(readme_run) -> None:
     for agent in model.agents_by_type[EnterpriseAgent]:
         if agent.provider is not None:
             users[agent.provider.index] += 1
-    np.testing.assert_array_equal(list(users.values()), model.state.counts[0, :-1])
+    np.testing.assert_array_equal(list(users.values()), model.state.counts[0].sum(0)[:-1])
 
 
 def test_provider_frame_contents(readme_run) -> None:
@@ -196,7 +256,7 @@ def test_provider_frame_contents(readme_run) -> None:
         last["strategy"], np.array(["allow", "restrict"])[model.state.strategy[0]]
     )
     obs = model.observation.provider
-    for column in ("revenue", "payoff", "quality", "share"):
+    for column in ("revenue", "payoff", "quality", "share", "spend_share", "price"):
         np.testing.assert_array_equal(last[column].to_numpy(), obs[column][0])
     assert frame["strategy"].isin(["allow", "restrict"]).all()
 
@@ -220,6 +280,7 @@ def test_firm_properties_match_observation(readme_run) -> None:
         assert firm.origin == ("home" if model.params.providers[j].foreign else "rival")
         assert firm.revenue == obs["revenue"][0, j] and firm.share == obs["share"][0, j]
         assert firm.quality == obs["quality"][0, j] and firm.payoff == obs["payoff"][0, j]
+        assert firm.price == obs["price"][0, j] and firm.spend_share == obs["spend_share"][0, j]
 
 
 def test_params_object_and_overrides_together() -> None:
