@@ -351,8 +351,9 @@ def step(plan: Plan, ms: MeanState) -> MeanState:
         p.gov_revision_rate,
         p.rival_rationality,
     )
-    new_restrict = weight @ restrict_firm
-    new_home, new_rival = float(weight @ home), float(weight @ rival)
+    # averages of probabilities with weights summing to one up to rounding: kept in [0, 1]
+    new_restrict = _probability(weight @ restrict_firm)
+    new_home, new_rival = float(_probability(weight @ home)), float(_probability(weight @ rival))
     new_controls = ms.controls_on
     if core.flags.controls_decided:
         on = _revised(
@@ -362,7 +363,7 @@ def step(plan: Plan, ms: MeanState) -> MeanState:
             p.gov_revision_rate,
             p.home_rationality,
         )
-        new_controls = float(weight @ on)
+        new_controls = float(_probability(weight @ on))
     price = ms.price
     if core.flags.prices:
         price = weight @ engine.update_prices(core, state, values)
@@ -428,6 +429,11 @@ def step(plan: Plan, ms: MeanState) -> MeanState:
         price=np.asarray(price),
         compute=compute[0],
     )
+
+
+def _probability(p: Float) -> Float:
+    """``p`` clipped to [0, 1] (a weighted mean of probabilities can miss by an ulp)."""
+    return np.asarray(np.clip(p, 0.0, 1.0))
 
 
 def _open_probability(core: Core, restrict: Float, rival: float) -> Float:
