@@ -1,5 +1,9 @@
 """The naive per-agent Mesa model (benchmarks/naive_mesa.py) behaves like the vectorized model.
 
+The naive model is the first version's market written agent by agent, so the comparison is
+made on the ``classic`` scenario and the first version's ``mandate`` and ``protectionist``
+scenarios written as overrides of it (as in ``tests/test_golden.py``).
+
 The two draw their random numbers in different orders, so they agree in distribution only.
 For each scenario both are run over ``SEEDS`` independent seeds; per run we take the mean of
 each reported column over steps ``1..STEPS`` and its value at ``STEPS``. The two samples' means
@@ -23,6 +27,7 @@ from sim import engine, payoffs
 from sim.batch import run_batch
 from sim.model import TechCompetitionModel
 from sim.params import Params, load_scenario
+from tests.test_golden import V1_SCENARIOS
 
 SEEDS = 40
 STEPS = 30
@@ -41,7 +46,8 @@ COLUMNS = (
 
 
 def scenario(name: str) -> Params:
-    params = load_scenario(name).replace(n_enterprises=N)
+    """The first version's scenario ``name`` on the classic market, ``N`` enterprises."""
+    params = load_scenario("classic").replace(n_enterprises=N, **V1_SCENARIOS[name])
     if name == "protectionist":  # the rival blocks: forced moves and circumvention both occur
         params = params.replace(circumvention=True)
     return params
@@ -67,7 +73,7 @@ def naive_summaries(name: str) -> dict[str, np.ndarray]:
 
 
 def model_summaries(params: Params) -> dict[str, np.ndarray]:
-    frame = run_batch(params, list(range(10_000, 10_000 + SEEDS)), STEPS)
+    frame = run_batch(params, list(range(10_000, 10_000 + SEEDS)), STEPS).model
     frames = [frame[frame["run"] == r][list(COLUMNS)].to_numpy() for r in range(SEEDS)]
     return summaries(frames)
 
@@ -106,11 +112,13 @@ def test_initial_state_matches_model_in_law() -> None:
     count is within Z binomial standard errors of ``N * s_j`` pooled over the seeds."""
     params = scenario("seed")
     model = TechCompetitionModel(params=params, rng=0)
+    core = model.core
+    accessible = engine.reachability(core, model.state.strategy, model.state.rival_policy)[0]
     shares = payoffs.logit_shares(
-        engine.values_of(model.core, engine.relative_quality(model.state)),
-        engine.reachability(model.core, model.state.strategy, model.state.rival_policy)[0],
-        params.enterprise_rationality,
-    )[0]
+        engine.values_of(core, model.state),
+        payoffs.segment_available(core, accessible),
+        core.mu,
+    )[0, 0]
     counts = sum(NaiveModel(params, rng=seed).counts for seed in range(SEEDS))
     total = SEEDS * N
     se = np.sqrt(total * shares * (1 - shares))
@@ -129,3 +137,9 @@ def test_enterprises_are_mesa_agents_holding_their_option() -> None:
 def test_rejects_population_rules() -> None:
     with pytest.raises(ValueError, match="firm_rule='fermi'"):
         NaiveModel(scenario("seed").replace(firm_rule="fermi"), rng=0)
+
+
+@pytest.mark.parametrize("name", ["seed", "open-weights", "chip-controls"])
+def test_rejects_the_second_versions_mechanisms(name: str) -> None:
+    with pytest.raises(ValueError, match="naive model"):
+        NaiveModel(load_scenario(name).replace(n_enterprises=10), rng=0)
