@@ -468,7 +468,9 @@ def _step_candidates(problem: _Problem, top: Float) -> Float:
     own = cost + (1.0 + lambertw_exp(y - safe_e * cost - 1.0)) / safe_e
     step = y / safe_e
     points = [own] + [step + m / safe_e for m in STEP_OFFSETS]
-    out = np.stack([np.where(has_step, q, top[..., None]) for q in points], axis=-1)
+    # a step too far out to represent (e_s below ~1e-308: y / e and m / e overflow, inf - inf)
+    # has no candidate in range either
+    out = np.stack([np.where(has_step & np.isfinite(q), q, top[..., None]) for q in points], -1)
     return out.reshape(*out.shape[:2], -1)
 
 
