@@ -464,3 +464,20 @@ def test_price_rules_keep_prices_in_range_and_zero_margin_providers_put(
             expected = [max(floor[0], min(0.8, 0.8 * 0.5)), max(floor[1], min(0.5, 0.8 * 0.8))]
             np.testing.assert_allclose(new.price[0, [1, 3]], expected, rtol=1e-15)
         state = new
+
+
+@given(st.sampled_from([5e-324, 1e-310, 1e-200, 0.0]))
+def test_best_response_price_with_a_vanishing_price_sensitivity(kappa: float) -> None:
+    """Demand that does not react to price: the best response is the top of the price range.
+    (A price sensitivity below about 1e-308 once made the candidate prices around the demand
+    step inf - inf = NaN, and the price NaN.)"""
+    params = Params(
+        providers=PRICED[:2],
+        price_rule="best_response",
+        price_adjustment=1.0,
+        price_sensitivity=kappa,
+    )
+    plan = Plan.from_params(params)
+    rngs = [np.random.default_rng(0)]
+    new = engine.advance(plan, engine.initial_state(plan, rngs, 1), rngs)
+    assert new.price[0, 1] == engine.PRICE_MAX
