@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-$(DEPS_HASH)
 export SOLARA_TELEMETRY_MIXPANEL_ENABLE := False
 export MPLBACKEND := Agg
 
-.PHONY: install browser lint test run experiments docs-figures bench viz validate clean
+.PHONY: install browser lint test run experiments docs-figures bench viz validate timeline clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -56,6 +56,10 @@ viz: install
 
 validate: install
 	$(PY) -m sim.validation --out docs
+
+# The dated episode beside the timeline-2024 scenario (docs/timeline.md).
+timeline: install
+	$(PY) -m sim.timeline --out docs
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
