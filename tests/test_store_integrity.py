@@ -256,6 +256,11 @@ ROWS = [
         ("--connect-timeout", "inf", "finite"),
     ),
     Row(
+        "connect-timeout-huge",
+        _dask("--connect-timeout", "1e308"),
+        ("--connect-timeout", "1e308", "at most 86400"),
+    ),
+    Row(
         "connect-timeout-word",
         _dask("--connect-timeout", "soon"),
         ("--connect-timeout", "soon", "seconds"),
@@ -930,9 +935,20 @@ def test_a_peer_that_is_not_a_dask_scheduler_is_one_line_within_the_timeout(
     before = tree_digest(tmp_path)
     with fake_peer(behaviour) as port:
         address = f"tcp://127.0.0.1:{port}"
+        # in a thread, so that a hang fails the test instead of hanging the suite
+        result: list[int] = []
+        runner = threading.Thread(
+            target=lambda: result.append(
+                cli.main([*_dask("--scheduler", address, "--connect-timeout", "2")])
+            ),
+            daemon=True,
+        )
         started = time.monotonic()
-        code = cli.main([*_dask("--scheduler", address, "--connect-timeout", "2")])
+        runner.start()
+        runner.join(30)
         elapsed = time.monotonic() - started
+        assert result, f"still connecting after {elapsed:.0f} s with --connect-timeout 2"
+        code = result[0]
     err = capsys.readouterr().err
     lines = err.strip().splitlines()
     assert code == 2, err

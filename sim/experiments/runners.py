@@ -53,6 +53,8 @@ from sim.params import Params
 BACKENDS = ("local", "dask")
 STOP_SECONDS = 5.0
 """How long stopped pool workers get to exit after SIGTERM before they are killed."""
+MAX_CONNECT_SECONDS = 86400.0
+"""Longest ``--connect-timeout`` (a day)."""
 
 
 class BackendError(Exception):
@@ -365,13 +367,17 @@ def scheduler_address(text: str) -> str:
 
 
 def check_timeout(value: Any) -> float:
-    """``--connect-timeout``: a finite number of seconds > 0; ``ValueError`` (one line)."""
+    """``--connect-timeout``: a number of seconds in (0, :data:`MAX_CONNECT_SECONDS`];
+    ``ValueError`` (one line) for anything else (NaN, infinite, negative, zero, a word)."""
     try:
         seconds = float(value)
     except (TypeError, ValueError):
         seconds = math.nan
-    if isinstance(value, bool) or not math.isfinite(seconds) or seconds <= 0:
-        raise ValueError(f"--connect-timeout {value!r}: expected a finite number of seconds > 0")
+    if isinstance(value, bool) or not 0 < seconds <= MAX_CONNECT_SECONDS:
+        raise ValueError(
+            f"--connect-timeout {value!r}: expected a finite number of seconds > 0 "
+            f"(at most {MAX_CONNECT_SECONDS:g})"
+        )
     return seconds
 
 
@@ -405,7 +411,10 @@ def connect_scheduler(address: str, timeout: float) -> Any:
         raise BackendError(f"--scheduler {address}: cannot connect ({reason})") from None
     left = max(deadline - time.monotonic(), 0.001)
     try:
-        info = asyncio.run(asyncio.wait_for(_identity(address, left), left))
+        # in a thread of its own: the caller may already run an event loop (Jupyter)
+        with futures.ThreadPoolExecutor(1) as probe:
+            answer = probe.submit(asyncio.run, asyncio.wait_for(_identity(address, left), left))
+            info = answer.result()
     except TimeoutError:
         raise BackendError(
             f"--scheduler {address}: no answer within --connect-timeout {timeout:g} s "
@@ -512,7 +521,9 @@ def backend(
         runner = local_backend(1)
     elif name == "local":
         runner = local_backend(min(workers, units), inherited_fds)
-    else:
-        runner = dask_backend(workers, scheduler, connect_timeout)
+    else:  # a local cluster, like a pool, has no more workers than units
+        runner = dask_backend(
+            workers if scheduler else min(workers, units), scheduler, connect_timeout
+        )
     with runner as run:
         yield run
