@@ -401,6 +401,28 @@ ROWS = [
         _fifo_manifest,
     ),
     Row(
+        "figures-manifest-complete-but-short",
+        ("figures", "results/tiny"),
+        ("manifest.json", "says complete", "3 of 4"),
+        _edit_manifest(lambda m: m["chunks"].pop(FIRST_CHUNK)),
+    ),
+    Row(
+        "figures-chunk-listed-under-another-name",
+        ("figures", "results/tiny"),
+        ("p0000000-r00000-00000.parquet", "does not match its point"),
+        _both(
+            _edit_manifest(
+                lambda m: m["chunks"].update(
+                    {"p0000000-r00000-00000.parquet": m["chunks"].pop(FIRST_CHUNK)}
+                )
+            ),
+            lambda row, other: shutil.copyfile(
+                row / "results/tiny/chunks" / FIRST_CHUNK,
+                row / "results/tiny/chunks/p0000000-r00000-00000.parquet",
+            ),
+        ),
+    ),
+    Row(
         "figures-chunk-missing",
         ("figures", "results/tiny"),
         (FIRST_CHUNK, "missing"),
@@ -743,6 +765,7 @@ def test_a_locked_directory_is_refused_naming_the_holder(
 ) -> None:
     out = tmp_path / "tiny"
     shutil.copytree(finished, out)
+    (out / LOCK).write_text("999999\n")  # a stale record: the kernel's lock table decides
     spec = load_spec(finished.parent / "tiny.toml")
     holder = Store(out, spec)
     holder.open(plan(spec)[1])

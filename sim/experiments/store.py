@@ -280,7 +280,7 @@ def _lock_holder(fd: int) -> int | None:
             pid = int(parts[4])
         except ValueError:
             continue
-        if where == wanted and pid != os.getpid():
+        if where == wanted:
             return pid
     return None
 
@@ -748,6 +748,9 @@ def _chunk_problem(
 ) -> str | None:
     """Why the chunk ``name`` (its bytes ``data``, ``None`` when not a readable file) fails
     its checks against ``manifest``, or ``None``."""
+    first, end = entry["replicates"]
+    if name != f"p{entry['point_id']:06d}-r{first:05d}-{end - 1:05d}.parquet":
+        return "is listed under a name that does not match its point and replicates"
     if data is None:
         return "missing or not a regular file"
     if hashlib.sha256(data).hexdigest() != entry["sha256"]:
@@ -821,6 +824,11 @@ def read_chunks(directory: Path, manifest: dict[str, Any], *, check: bool = True
     unless ``check`` is false; :class:`StoreError` naming the chunk that fails or cannot be
     read."""
     names = sorted(manifest["chunks"])
+    if check and manifest.get("status") == "complete" and len(names) != manifest["n_units"]:
+        raise StoreError(
+            f"{directory / MANIFEST}: says complete but lists {len(names)} of "
+            f"{manifest['n_units']} chunks; re-run the sweep"
+        )
     if not names:
         return pd.DataFrame()
     frames = [_read_chunk(directory, n, manifest, check) for n in names]
