@@ -151,6 +151,7 @@ def _user_files_in_chunks(row: Path, other: Path) -> None:
     (row / "mydata" / "chunks").mkdir(parents=True)
     (row / "mydata" / "chunks" / "measurements.csv").write_text("a,b\n1,2\n")
     (row / "mydata" / "chunks" / "notes.txt").write_text("my notes\n")
+    (row / "mydata" / "chunks" / "readings.parquet").write_bytes(b"PAR1 a user's data PAR1")
 
 
 def _user_file_at_top(row: Path, other: Path) -> None:
@@ -844,6 +845,7 @@ def test_user_files_are_left_alone_even_with_force(tmp_path: Path) -> None:
     mydata = tmp_path / "mydata"
     (mydata / "chunks").mkdir(parents=True)
     (mydata / "chunks" / "measurements.csv").write_text("a,b\n1,2\n")
+    (mydata / "chunks" / "readings.parquet").write_bytes(b"PAR1 a user's data PAR1")
     (mydata / "survey.parquet").write_bytes(b"mine")
     sweep = tmp_path / "tiny.toml"
     sweep.write_text(tiny(), encoding="utf-8")
@@ -853,6 +855,7 @@ def test_user_files_are_left_alone_even_with_force(tmp_path: Path) -> None:
     assert tree_digest(mydata) == before
     run_sweep(load_spec(sweep), mydata, workers=1, progress=False, force=True)
     assert (mydata / "chunks" / "measurements.csv").read_text() == "a,b\n1,2\n"
+    assert (mydata / "chunks" / "readings.parquet").read_bytes() == b"PAR1 a user's data PAR1"
     assert (mydata / "survey.parquet").read_bytes() == b"mine"
     assert manifest_of(mydata)["status"] == "complete"
     # a results directory may hold the user's notes: resuming leaves them alone
