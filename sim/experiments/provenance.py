@@ -31,6 +31,7 @@ PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 """The ``sim`` package directory this process imported."""
 
 
+@cache
 def package_versions() -> dict[str, str]:
     """Installed versions of :data:`RESULT_PACKAGES` (``"absent"`` for one not installed)."""
     versions = {}
