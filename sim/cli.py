@@ -284,7 +284,13 @@ def _stop_on_signals() -> Iterator[None]:
         yield
         return
 
+    owner = os.getpid()
+
     def stop(signum: int, frame: Any) -> None:
+        if os.getpid() != owner:  # a forked worker before it set its own handlers
+            if signum == signal.SIGTERM:
+                os._exit(INTERRUPTED[signal.SIGTERM])
+            return  # SIGINT: the sweep process handles it for the whole group
         for sig in INTERRUPTED:
             signal.signal(sig, signal.SIG_IGN)
         raise Interrupted(signum)
@@ -310,8 +316,8 @@ def _interrupted(signum: int, argv: Sequence[str] | None, command: str | None) -
     if command in ("sweep", "suite"):
         again = "python -m sim " + shlex.join(sys.argv[1:] if argv is None else argv)
         print(
-            f"interrupted by {name}: finished runs are kept and the sweep is marked running; "
-            f"resume with: {again}",
+            f"interrupted by {name}: the runs finished so far are kept (the sweep stays "
+            f"incomplete); resume with: {again}",
             file=sys.stderr,
         )
     else:
