@@ -29,6 +29,7 @@ import os
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import threading
 import time
@@ -203,6 +204,16 @@ def _symlink(name: str, target: str) -> Callable[[Path, Path], None]:
         (row / name).symlink_to(target)
 
     return setup
+
+
+def _null_device(row: Path, other: Path) -> None:
+    """A character device like /dev/null (major 1, minor 3), made in the row's directory: the
+    real /dev/null and /dev/stdout are never used, so a regression (run as root, as the tests
+    are) cannot replace them."""
+    try:
+        os.mknod(row / "null", stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    except PermissionError:
+        pytest.skip("making a character device needs root")
 
 
 def _other_sweep_file(row: Path, other: Path) -> None:
@@ -479,14 +490,16 @@ ROWS = [
         _fifo("pipe"),
     ),
     Row(
-        "run-out-dev-null",
-        ("run", "--steps", "2", "--out", "/dev/null"),
-        ("--out", "/dev/null", "character device"),
+        "run-out-character-device",
+        ("run", "--steps", "2", "--out", "null"),
+        ("--out", "null", "character device", "never replaced"),
+        _null_device,
     ),
     Row(
-        "run-out-dev-stdout",
-        ("run", "--steps", "2", "--out", "/dev/stdout"),
-        ("--out", "/dev/stdout", "symlink", "leave out --out"),
+        "run-out-stdout-symlink",
+        ("run", "--steps", "2", "--out", "stdout"),
+        ("--out", "stdout", "symlink", "leave out --out"),
+        _symlink("stdout", "/proc/self/fd/1"),
     ),
 ]
 
@@ -529,7 +542,7 @@ def test_bad_input_and_unusable_results_are_refused_cleanly(
     assert elapsed < 10, report
 
 
-FRESH_SAMPLE = ("connect-timeout-nan", "adopt-other-root-seed", "run-out-dev-stdout")
+FRESH_SAMPLE = ("connect-timeout-nan", "adopt-other-root-seed", "run-out-stdout-symlink")
 
 
 @pytest.mark.parametrize("row_id", FRESH_SAMPLE)
