@@ -38,15 +38,17 @@ lint: install
 test: install browser lint
 	$(PY) -m pytest
 
+# --force: results left by another version of the model code are recomputed (a sweep of the
+# same definition and code resumes; files the tool did not write are never touched).
 run: install
-	$(PY) -m sim suite --quick --out results
+	$(PY) -m sim suite --quick --out results --force
 
 experiments: install
-	$(PY) -m sim suite --out results
+	$(PY) -m sim suite --out results --force
 
 # The README's key figures, from the quick suite.
 docs-figures: install
-	$(PY) -m sim suite --quick --out results --docs-figures docs/figures
+	$(PY) -m sim suite --quick --out results --docs-figures docs/figures --force
 
 bench: install
 	$(PY) -m benchmarks
