@@ -117,15 +117,20 @@ def shown_controls(params: dict[str, Any]) -> dict[str, Any]:
 
 
 @solara.component
-def ChartWidget(build: Callable[[], dict[str, Any]], height: int, classes: str = "") -> None:
-    """An ECharts figure showing the option ``build()`` returns.
+def ChartWidget(
+    build: Callable[[], dict[str, Any]], height: int, classes: str = "", live: bool = True
+) -> None:
+    """An ECharts figure showing the option ``build()`` returns, rebuilt after every step
+    when ``live``.
 
     The option is built here, not passed in: the renderer walks every element argument
     recursively on every pass, and an option holds thousands of nested points, which cost
     over 100 ms per step. For the same reason the widget is created once and its ``option``
-    set in an effect. It subscribes to Mesa's step counter itself: the renderer takes two
-    closures of the same code over the same (stepped) model for equal arguments."""
-    update_counter.get()
+    set in an effect. A live chart subscribes to Mesa's step counter itself: the renderer
+    takes two closures of the same code over the same (stepped) model for equal arguments,
+    so a parent's re-render would not reach it."""
+    if live:
+        update_counter.get()
     widget = solara.use_memo(
         lambda: EchartsWidget(
             attributes={"style": f"height: {height}px; width: 100%;", "class": classes}
@@ -146,7 +151,6 @@ def ChartPanel(
     model: TechCompetitionModel, build: Callable[[TechCompetitionModel], dict[str, Any]]
 ) -> None:
     """A time chart redrawn from ``build(model)`` after every step."""
-    update_counter.get()
     ChartWidget(lambda: build(model), CHART_HEIGHT, "time-chart")
 
 
@@ -174,7 +178,6 @@ def RevenuePanel(model: TechCompetitionModel) -> None:
 def SegmentPanel(model: TechCompetitionModel) -> None:
     """The segment picker and the picked segment's shares over time. The pick is kept across
     Reset while the model still has that segment."""
-    update_counter.get()
     names = list(model.core.segment_names)
     picked, set_picked = solara.use_state(names[0])
     segment = picked if picked in names else names[0]
@@ -188,7 +191,7 @@ def SegmentPanel(model: TechCompetitionModel) -> None:
 def LinksChart(view: NetworkView) -> None:
     """The links of ``view``: built once per view, never redrawn by a step."""
     option = solara.use_memo(view.links_chart, [view])
-    ChartWidget(lambda: option, NETWORK_HEIGHT, "network-links")
+    ChartWidget(lambda: option, NETWORK_HEIGHT, "network-links", live=False)
 
 
 @solara.component
@@ -196,7 +199,6 @@ def NetworkPanel(model: TechCompetitionModel) -> None:
     """The sampled enterprises coloured by provider, over the links among them: two charts
     stacked on the same axes, so a step re-sends only the points (the links are sent once per
     model)."""
-    update_counter.get()
     view = solara.use_memo(lambda: NetworkView.build(model), [model])
     layer = f"position: absolute; top: 0; left: 0; width: 100%; height: {NETWORK_HEIGHT}px;"
     with solara.Div(
@@ -231,7 +233,7 @@ def parameters_in_use(model: TechCompetitionModel) -> dict[str, Any]:
 
 @solara.component
 def ParametersPanel(model: TechCompetitionModel) -> None:
-    update_counter.get()
+    """What the model was built with: changes at Reset (a new model), not with a step."""
     rows = [
         (name, f"{value:.6g}" if isinstance(value, float) else str(value))
         for name, value in parameters_in_use(model).items()

@@ -25,6 +25,8 @@ from collections.abc import Sequence
 from html import escape
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from sim.timeline import month_label
 
 if TYPE_CHECKING:
@@ -267,24 +269,30 @@ SEGMENT_SERIES = (
 chart."""
 
 
-def segment_columns(frame: pd.DataFrame, segment: str) -> dict[str, list[float]]:
-    """The columns of ``segment``'s rows of a :meth:`~sim.TechCompetitionModel.segment_frame`
+def segment_columns(
+    frame: pd.DataFrame, segment: str, columns: Sequence[str]
+) -> dict[str, list[float]]:
+    """``columns`` of ``segment``'s rows of a :meth:`~sim.TechCompetitionModel.segment_frame`
     (in step order) as lists; ``ValueError`` naming the segments for an unknown one."""
-    rows = frame[frame["name"] == segment].sort_values("step")
-    if rows.empty:
+    rows = np.flatnonzero(frame["name"].to_numpy() == segment)
+    if rows.size == 0:
         names = ", ".join(dict.fromkeys(frame["name"]))
         raise ValueError(f"segment={segment!r}: expected one of {names}")
-    return {column: rows[column].tolist() for column in rows.columns}
+    order = rows[np.argsort(frame["step"].to_numpy()[rows], kind="stable")]
+    return {column: frame[column].to_numpy()[order].tolist() for column in columns}
 
 
 def segment_chart(model: TechCompetitionModel, segment: str) -> dict[str, Any]:
     """One enterprise segment's shares on foreign, domestic and open providers and on none,
     from :meth:`~sim.TechCompetitionModel.segment_frame` (fractions of the segment)."""
-    columns = segment_columns(model.segment_frame(), segment)
+    shown = [
+        (name, column, kind)
+        for name, column, kind in SEGMENT_SERIES
+        if kind != "open" or has_open_models(model)
+    ]
+    columns = segment_columns(model.segment_frame(), segment, [c for _, c, _ in shown])
     series = []
-    for name, column, kind in SEGMENT_SERIES:
-        if kind == "open" and not has_open_models(model):
-            continue
+    for name, column, kind in shown:
         style = {"lineStyle": {"type": "dashed"}} if kind == "no provider" else {}
         series.append(_series(name, columns[column], KIND_COLOURS[kind], **style))
     core = model.core

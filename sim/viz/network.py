@@ -329,7 +329,7 @@ class NetworkView:
                     "encode": {"x": "x", "y": "y"},
                     "symbolSize": 5,
                     "color": colours[k],
-                    "itemStyle": {"borderColor": "#ffffff", "borderWidth": 0.3},
+                    "itemStyle": {"opacity": 1.0},  # scatter's default is 0.8
                     "large": True,  # all points as one path: a third of the drawing time
                     "largeThreshold": 500,
                     "silent": True,
