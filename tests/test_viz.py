@@ -456,6 +456,33 @@ def test_segment_chart_plots_the_segment_frame():
         charts.segment_chart(model, "nobody")
 
 
+def test_segment_history_follows_the_segment_frame_with_and_without_gaps():
+    model = TechCompetitionModel(scenario="seed", rng=7, n_enterprises=800)
+    history = charts.SegmentHistory()
+
+    def expected(m):
+        frame = m.segment_frame()
+        return {
+            column: [
+                charts.segment_columns(frame, name, [column])[column]
+                for name in m.core.segment_names
+            ]
+            for column in history.columns
+        }
+
+    for steps in (0, 1, 1, 1, 3, 0, 1):  # one step at a time, a gap of three, a re-render
+        model.run(steps)
+        history.update(model)
+        assert history.steps == model.steps + 1
+        assert history.values == expected(model)
+    for segment in model.core.segment_names:
+        assert charts.segment_chart(model, segment, history) == charts.segment_chart(model, segment)
+    other = TechCompetitionModel(scenario="seed", rng=8, n_enterprises=800)
+    other.run(2)
+    history.update(other)  # another model: rebuilt, not appended to
+    assert history.values == expected(other)
+
+
 def test_month_labels_follow_the_start_month():
     params = load_scenario("seed").replace(start_month="2024-11")
     assert charts.month_labels(params, 3) == ["Nov 2024", "Dec 2024", "Jan 2025"]

@@ -181,10 +181,13 @@ def SegmentPanel(model: TechCompetitionModel) -> None:
     names = list(model.core.segment_names)
     picked, set_picked = solara.use_state(names[0])
     segment = picked if picked in names else names[0]
+    history = solara.use_memo(charts.SegmentHistory, [model])
     with solara.Column(margin=0, gap="0px", classes=["segment-panel"]):
         with solara.Row(margin=0, style={"padding": "0 12px", "height": "48px"}):
             solara.Select("enterprise segment", values=names, value=segment, on_value=set_picked)
-        ChartWidget(lambda: charts.segment_chart(model, segment), CHART_HEIGHT, "time-chart")
+        ChartWidget(
+            lambda: charts.segment_chart(model, segment, history), CHART_HEIGHT, "time-chart"
+        )
 
 
 @solara.component

@@ -282,21 +282,72 @@ def segment_columns(
     return {column: frame[column].to_numpy()[order].tolist() for column in columns}
 
 
-def segment_chart(model: TechCompetitionModel, segment: str) -> dict[str, Any]:
-    """One enterprise segment's shares on foreign, domestic and open providers and on none,
-    from :meth:`~sim.TechCompetitionModel.segment_frame` (fractions of the segment)."""
+class SegmentHistory:
+    """Per-segment outputs of one model over its steps, kept up to date at little cost.
+
+    :meth:`~sim.TechCompetitionModel.segment_frame` rebuilds the whole history as a frame on
+    every call (about 10 ms at month 300, growing with the run), too much to pay at every
+    step. :meth:`update` instead appends the model's current observation
+    (``model.observation.segment``, one ``(1, S)`` array per column) when the history is one
+    step behind, and rebuilds from ``segment_frame()`` only after a gap (steps that were not
+    drawn: a render interval above 1, Play with threads) or for a model it has not seen.
+    ``values[column][s]`` is segment ``s``'s column over steps ``0 .. t``."""
+
+    def __init__(self, columns: Sequence[str] | None = None) -> None:
+        self.columns = tuple(c for _, c, _ in SEGMENT_SERIES) if columns is None else tuple(columns)
+        self.values: dict[str, list[list[float]]] = {}
+        self._model: TechCompetitionModel | None = None
+
+    @property
+    def steps(self) -> int:
+        """Steps held (``t + 1`` once updated at step ``t``)."""
+        first = next(iter(self.values.values()), [])
+        return len(first[0]) if first else 0
+
+    def update(self, model: TechCompetitionModel) -> None:
+        """Bring the history to ``model.steps``."""
+        t = model.steps
+        if model is self._model and self.steps == t:
+            for column in self.columns:
+                current = model.observation.segment[column][0].tolist()
+                for by_segment, value in zip(self.values[column], current, strict=True):
+                    by_segment.append(value)
+        elif model is not self._model or self.steps != t + 1:
+            frame = model.segment_frame()
+            self.values = {
+                column: [
+                    segment_columns(frame, name, [column])[column]
+                    for name in model.core.segment_names
+                ]
+                for column in self.columns
+            }
+            self._model = model
+
+
+def segment_chart(
+    model: TechCompetitionModel, segment: str, history: SegmentHistory | None = None
+) -> dict[str, Any]:
+    """One enterprise segment's shares on foreign, domestic and open providers and on none
+    (fractions of the segment), from ``history`` brought up to date, or from
+    :meth:`~sim.TechCompetitionModel.segment_frame` without one."""
+    names = model.core.segment_names
+    if segment not in names:
+        raise ValueError(f"segment={segment!r}: expected one of {', '.join(names)}")
     shown = [
         (name, column, kind)
         for name, column, kind in SEGMENT_SERIES
         if kind != "open" or has_open_models(model)
     ]
-    columns = segment_columns(model.segment_frame(), segment, [c for _, c, _ in shown])
+    if history is None:
+        columns = segment_columns(model.segment_frame(), segment, [c for _, c, _ in shown])
+    else:
+        history.update(model)
+        columns = {c: history.values[c][names.index(segment)] for _, c, _ in shown}
     series = []
     for name, column, kind in shown:
         style = {"lineStyle": {"type": "dashed"}} if kind == "no provider" else {}
         series.append(_series(name, columns[column], KIND_COLOURS[kind], **style))
-    core = model.core
-    share = float(core.segment_share[core.segment_names.index(segment)])
+    share = float(model.core.segment_share[names.index(segment)])
     title = f"Segment {segment} ({share:.0%} of enterprises): providers in use"
     axis = {**SHARE_AXIS, "name": "fraction of the segment"}
     return _time_chart(title, model, series, axis)
