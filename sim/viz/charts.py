@@ -127,8 +127,9 @@ def time_axis(model: TechCompetitionModel) -> dict[str, Any]:
             "data": month_labels(model.params, span + 1),
             "boundaryGap": False,
             "axisLabel": {"hideOverlap": True},
+            "axisLine": {"onZero": False},  # at the bottom, also below negative values
         }
-    return {"type": "value", "name": "month", "min": 0, "max": span}
+    return {"type": "value", "name": "month", "min": 0, "max": span, "axisLine": {"onZero": False}}
 
 
 def _short(text: str, limit: int = EVENT_LABEL_CHARS) -> str:
