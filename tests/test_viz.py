@@ -426,6 +426,7 @@ def test_time_series_panels_plot_the_collected_columns():
         "name": "month",
         "min": 0,
         "max": 5,
+        "minInterval": 1,
         "axisLine": {"onZero": False},
     }
     assert "markLine" not in option["series"][0]  # no events in the seed scenario

@@ -129,7 +129,14 @@ def time_axis(model: TechCompetitionModel) -> dict[str, Any]:
             "axisLabel": {"hideOverlap": True},
             "axisLine": {"onZero": False},  # at the bottom, also below negative values
         }
-    return {"type": "value", "name": "month", "min": 0, "max": span, "axisLine": {"onZero": False}}
+    return {
+        "type": "value",
+        "name": "month",
+        "min": 0,
+        "max": span,
+        "minInterval": 1,  # whole months only
+        "axisLine": {"onZero": False},
+    }
 
 
 def _short(text: str, limit: int = EVENT_LABEL_CHARS) -> str:
