@@ -368,11 +368,11 @@ def _construction_rows(n: int, repeats: int) -> list[Row]:
 def _memory_rows(n: int, steps: int) -> list[Row]:
     out = probe(n, steps)
     gb = 1e9
-    label = f"seed with its network, N={n:,}, {steps} steps, fresh process"
+    label = f"seed + network, N={n:,}, {steps} steps, fresh process"
     peak = out["peak"] / gb
     return [
         _checked(
-            f"peak resident memory (VmHWM), {label}",
+            f"peak resident (VmHWM), {label}",
             peak,
             "GB",
             f"< {PEAK_TARGET_GB:g}",
@@ -408,11 +408,11 @@ def _naive_rows(n: int, naive_steps: int, blocks: int) -> list[Row]:
     naive_step = seconds["naive"] / naive_steps
     model_step = seconds["model"] / model_steps
     kernel_step = seconds["kernel"] / model_steps
-    label = f"N={n:,}, every enterprise choosing each step"
+    label = f"N={n:,}, revision rate 1"
     speedup = naive_step / model_step
     return [
         _row(
-            f"naive Mesa step ({naive_steps} steps x {blocks}), {label} (CPU)",
+            f"naive Mesa step, {label} ({naive_steps} steps x {blocks}, CPU)",
             naive_step,
             "s",
         ),
