@@ -57,7 +57,7 @@ from numpy.polynomial.hermite_e import hermegauss
 from numpy.typing import NDArray
 
 from sim import dynamics, engine, network, payoffs, rules
-from sim.batch import whole_number
+from sim.batch import warn_late_events, whole_number
 from sim.core import CODE, Core, Plan, segment_sizes
 from sim.errors import field_error
 from sim.params import TASTE_KINDS, Params
@@ -545,8 +545,10 @@ def _ring_ties(sizes: Float, half: int) -> Float:
 
 def trajectory(params: Params, steps: int) -> pd.DataFrame:
     """Mean-field trajectory: ``step`` and :data:`sim.engine.MODEL_COLUMNS`, ``steps + 1`` rows
-    (row 0 the initial state), the deterministic counterpart of ``run_batch``'s run average."""
+    (row 0 the initial state), the deterministic counterpart of ``run_batch``'s run average.
+    Events dated after ``steps`` are warned about, as in the model and the batch engine."""
     steps = whole_number("steps", steps, 0)
+    warn_late_events(params, steps)
     plan = Plan.from_params(params)
     ms = initial_mean_state(params)
     rows = [{"step": 0, **observe(plan, ms)}]
