@@ -311,17 +311,14 @@ def draw_population(core: Core, rngs: RandomSource, runs: int) -> Population:
 
         net = p.network
         generators = [rngs] if isinstance(rngs, np.random.Generator) else list(rngs)
-        graph = network.stack(
-            [
-                network.build(
-                    net.kind, n, net.mean_degree, net.clustering, net.homophily, seg_of, g
-                )
-                for g in generators
-            ]
-        )
+        built = [
+            network.build(net.kind, n, net.mean_degree, net.clustering, net.homophily, seg_of, g)
+            for g in generators
+        ]
+        graph = network.stack([g for g in built if g is not None])
     personal = None
     if taste is not None or core.flags.peers:
-        personal = dynamics.Personal(taste, graph, size)
+        personal = dynamics.Personal(taste, graph, size, core.taste_kind)
     unit = bool(np.all(size == 1.0))
     agreement = None
     if graph is not None:
@@ -655,6 +652,8 @@ MODEL_COLUMNS = (
     "foreign_spend_share",
     "local_agreement",
     "export_controls",
+    "open_capability_gap",
+    "mean_domestic_price",
 )
 PROVIDER_COLUMNS = ("strategy", "revenue", "payoff", "quality", "share", "spend_share", "price")
 SEGMENT_COLUMNS = (
@@ -733,6 +732,10 @@ def observe(core: Core, state: State) -> Observation:
         "foreign_spend_share": (spend * foreign_f).sum(-1),
         "local_agreement": local_agreement(state),
         "export_controls": state.controls.astype(float),
+        "open_capability_gap": 1.0 - np.where(core.open, rel, -np.inf).max(-1)
+        if core.flags.open_models
+        else np.full(state.runs, np.nan),
+        "mean_domestic_price": state.price[:, core.domestic_index].mean(-1),
     }
     provider: dict[str, NDArray[np.generic]] = {
         "strategy": state.strategy,
