@@ -82,6 +82,18 @@ def _peer_departure(fig: Figure, check: Check) -> None:
     ax3.set_title("clusters hold out: ABM below the closure", fontsize=8)
 
 
+def _protection(fig: Figure, check: Check, bar: Any) -> None:
+    """Block share against the initial gap, with the rival's static thresholds."""
+    extra = check.extra
+    ax = fig.subplots()
+    ax.errorbar(check.x, check.simulated, yerr=bar, fmt="o-", capsize=4, label="ABM (95 %)")
+    ax.axvline(extra["threshold"], color="C3", ls="--", label="threshold: lab restricts")
+    ax.axvline(extra["threshold_open"], color="C3", ls=":", label="threshold: both allow")
+    ax.invert_xaxis()  # domestic quality nears the frontier to the right
+    ax.set(xlabel=check.x_label + " (towards the frontier ->)", ylabel=check.y_label)
+    ax.legend(fontsize=8)
+
+
 def _backfire(fig: Figure, check: Check) -> None:
     """Domestic share and capability gap over time, mandate against none (95 % bands)."""
     for ax, column in zip(fig.subplots(1, 2), ("domestic_share", "capability_gap"), strict=True):
@@ -154,6 +166,9 @@ def draw(check: Check, path: Path) -> None:
     elif check.key == "peer_departure":
         fig = Figure(figsize=(14, 4.2))
         _peer_departure(fig, check)
+    elif check.key == "sf4_protection":
+        fig = Figure(figsize=(6.5, 4))
+        _protection(fig, check, bar)
     elif check.key == "sf2_backfire":
         fig = Figure(figsize=(10, 4))
         _backfire(fig, check)
