@@ -38,6 +38,8 @@ EVENTS: dict[str, tuple[str, Any]] = {
     "quality": ("domestic-a.quality", 0.99),
     "price": ("domestic-a.price", 0.05),
     "compute": ("domestic-a.compute", 3.0),
+    "price rule": ("price_rule", "price_war"),
+    "rule": ("rival_rule", "fixed"),
 }
 
 

@@ -4,9 +4,10 @@ and the model reproduces the stylized facts of the model brief.
 Every check is a function returning a :class:`Check` record (points simulated, their Monte
 Carlo standard error, the closed form, an independent library's value where one exists, the
 tolerance and the verdict). The tests (``tests/test_theory.py``, ``tests/test_meanfield.py``,
-``tests/test_stylized_facts.py``) assert on these records and the report is written from them,
-so the two cannot disagree. ``python -m sim.validation --out docs`` (``make validate``) writes
-``docs/validation.md`` and its figures under ``docs/figures/validation/``.
+``tests/test_meanfield_segments.py``, ``tests/test_stylized_facts.py``) assert on these records
+(some at smaller sizes) and the report is written from them, so the two cannot disagree.
+``python -m sim.validation --out docs`` (``make validate``) writes ``docs/validation.md`` and
+its figures under ``docs/figures/validation/``.
 
 Modules
     :mod:`~sim.validation.closed_forms` the textbook results (pure NumPy/SciPy);

@@ -761,7 +761,7 @@ def _peer_run(
 
 
 def check_peer_departure(
-    n_seeds: int = 400,
+    n_seeds: int = 300,
     n_enterprises: int = 2000,
     steps: int = 60,
     at: Sequence[int] = (30, 60),

@@ -94,6 +94,21 @@ def _protection(fig: Figure, check: Check, bar: Any) -> None:
     ax.legend(fontsize=8)
 
 
+def _divergence(fig: Figure, check: Check) -> None:
+    """Share of seeds diverging at each horizon with its one-sided 95 % Wilson bounds."""
+    share = np.asarray(check.simulated)
+    low, high = np.asarray(check.extra["lower"]), np.asarray(check.extra["upper"])
+    pos = np.arange(len(share), dtype=float)
+    ax = fig.subplots()
+    ax.errorbar(
+        pos, share, yerr=[share - low, high - share], fmt="o", capsize=4, label="share (Wilson)"
+    )
+    ax.axhline(check.expected[0], color="C1", ls="--", label="lower bound must exceed")
+    ax.set_xticks(pos, check.labels)
+    ax.set(xlabel=check.x_label, ylabel=check.y_label, ylim=(min(0.75, low.min() - 0.02), 1.01))
+    ax.legend(fontsize=8)
+
+
 def _backfire(fig: Figure, check: Check) -> None:
     """Domestic share and capability gap over time, mandate against none (95 % bands)."""
     for ax, column in zip(fig.subplots(1, 2), ("domestic_share", "capability_gap"), strict=True):
@@ -166,6 +181,9 @@ def draw(check: Check, path: Path) -> None:
     elif check.key == "peer_departure":
         fig = Figure(figsize=(14, 4.2))
         _peer_departure(fig, check)
+    elif check.key == "sf1_divergence":
+        fig = Figure(figsize=(6.5, 4))
+        _divergence(fig, check)
     elif check.key == "sf4_protection":
         fig = Figure(figsize=(6.5, 4))
         _protection(fig, check, bar)
