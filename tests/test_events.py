@@ -140,7 +140,12 @@ def states_until(params: Params, month: int, seed: int) -> tuple[Plan, engine.St
     return plan, state, rngs
 
 
-MEMORY = {"firm_rule": "firm_memory", "home_rule": "home_memory", "rival_rule": "rival_memory"}
+MEMORY = {
+    "firm_rule": "firm_memory",
+    "home_rule": "home_memory",
+    "rival_rule": "rival_memory",
+    "home_controls_rule": "controls_memory",
+}
 
 
 @pytest.mark.parametrize(
@@ -150,6 +155,7 @@ MEMORY = {"firm_rule": "firm_memory", "home_rule": "home_memory", "rival_rule": 
         ("firm_rule", "fictitious_play", "roth_erev"),
         ("home_rule", "fictitious_play", "roth_erev"),
         ("rival_rule", "roth_erev", "fictitious_play"),
+        ("home_controls_rule", "roth_erev", "fictitious_play"),
     ],
 )
 def test_a_rule_changed_by_an_event_starts_from_fresh_memory(
@@ -159,7 +165,7 @@ def test_a_rule_changed_by_an_event_starts_from_fresh_memory(
     from the same state with that actor's memory replaced by the new rule's initial memory
     (same draws); the other actors keep theirs. An event that leaves the rule alone keeps the
     memory, and the reset matters (keeping the old memory would give another step)."""
-    params = BASE.replace(n_enterprises=300, **{field: old})
+    params = BASE.replace(n_enterprises=300, home_gap_weight=50.0, **{field: old})
     plan, state, rngs = states_until(with_event(field, new, params), MONTH, 3)
     slot = MEMORY[field]
     learned = getattr(state, slot)
@@ -167,7 +173,7 @@ def test_a_rule_changed_by_an_event_starts_from_fresh_memory(
     assert not np.array_equal(learned, fresh)
     stepped = engine.advance(plan, state, copy.deepcopy(rngs))
     by_hand = engine.advance(plan, dataclasses.replace(state, **{slot: fresh}), copy.deepcopy(rngs))
-    for name in ("firm_memory", "home_memory", "rival_memory", "strategy", "choice"):
+    for name in (*MEMORY.values(), "strategy", "controls", "choice"):
         np.testing.assert_array_equal(getattr(stepped, name), getattr(by_hand, name))
     entered = engine.enter_stage(plan.stage_at(MONTH), plan.core_at(MONTH - 1), state)  # type: ignore[arg-type]
     np.testing.assert_array_equal(getattr(entered, slot), fresh)
