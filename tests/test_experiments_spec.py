@@ -27,6 +27,7 @@ from sim.experiments.spec import (
     spec_from_mapping,
     sweep_file_schema,
 )
+from sim.params import list_scenarios
 from sim.schema import describe
 
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
@@ -694,15 +695,15 @@ def test_sweep_schema_lists_every_key_with_its_metadata(schema):
     assert props["replicates"]["maximum"] == RUNS_CEILING
     assert props["points"] == {**props["points"], "type": "integer", "maximum": POINTS_CEILING}
     assert props["record"]["anyOf"][0] == {"const": "final"}
-    assert props["base"]["enum"] == ["classic", "mandate", "open", "protectionist", "seed"]
-    assert props["sampler"]["enum"] == ["grid", "lhs", "sobol", "saltelli"]
+    assert props["base"]["enum"] == sorted(list_scenarios())
+    assert props["sampler"]["enum"] == ["grid", "lhs", "sobol", "saltelli", "oat", "bisect"]
     for key in file_keys:
         assert props[key]["description"] and props[key]["unit"], key
     quick = props["quick"]
     assert set(quick["properties"]) == set(file_keys) and quick["additionalProperties"] is False
     dimension = schema["$defs"]["Dimension"]
     assert set(dimension["properties"]) == {"values", "range", "levels", "scale"}
-    assert dimension["oneOf"] == [{"required": ["values"]}, {"required": ["range"]}]
+    assert dimension["not"] == {"required": ["values", "range"]}
     assert dimension["properties"]["levels"]["maximum"] == POINTS_CEILING
     assert "null" not in json.dumps(schema)  # TOML has no null
 

@@ -62,6 +62,7 @@ def plan(spec: SweepSpec) -> tuple[list[dict[str, Any]], list[runners.WorkUnit]]
                     steps=spec.steps,
                     record=spec.record,
                     providers=spec.providers,
+                    segments=spec.segments,
                 )
             )
     return points, units
