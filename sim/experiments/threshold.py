@@ -283,7 +283,7 @@ def summarize(
     outcome = " and ".join(c.text() for c in spec.outcome)
     ends = probes[:2]
     crossing = ends[0].above(level) != ends[1].above(level)
-    common = {
+    common: dict[str, Any] = {
         "name": spec.name,
         "parameter": dim.name,
         "level": level,
