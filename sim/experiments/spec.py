@@ -1313,8 +1313,8 @@ def sweep_file_schema() -> dict[str, Any]:
     dimension = schema["$defs"]["Dimension"]
     dimension["properties"].pop("name")
     dimension.pop("required", None)
-    # values or range; neither ({}) is sampler oat's base value perturbed
-    dimension["not"] = {"required": ["values", "range"]}
+    # values or range, or {}: sampler oat's base value perturbed
+    dimension["oneOf"] = [{"required": ["values"]}, {"required": ["range"]}, {"maxProperties": 0}]
     dimension["properties"]["values"]["minItems"] = 1
     props["parameters"] = {
         "type": "object",

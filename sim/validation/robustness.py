@@ -129,9 +129,13 @@ def sf1_outcome(params: Params) -> list[dict[str, str]]:
     ]
 
 
-def oat_spec(scenario: str, *, replicates: int = REPLICATES) -> SweepSpec:
-    """The oat sweep of SF1 in ``scenario``."""
+def oat_spec(
+    scenario: str, *, replicates: int = REPLICATES, parameters: Sequence[str] | None = None
+) -> SweepSpec:
+    """The oat sweep of SF1 in ``scenario`` (over ``parameters``; default
+    :func:`oat_parameters`)."""
     params = load_scenario(scenario).replace(n_enterprises=N_ENTERPRISES)
+    names = oat_parameters(params) if parameters is None else list(parameters)
     data = {
         "name": f"sf1-oat-{scenario}"[:64],
         "description": f"SF1 robustness in {scenario}: each parameter at -/+{PERTURBATION:.0%}",
@@ -144,7 +148,7 @@ def oat_spec(scenario: str, *, replicates: int = REPLICATES) -> SweepSpec:
         "providers": True,
         "root_seed": ROOT_SEED,
         "fixed": {"n_enterprises": N_ENTERPRISES},
-        "parameters": {name: {} for name in oat_parameters(params)},
+        "parameters": {name: {} for name in names},
     }
     return spec_from_mapping(data, name=str(data["name"]), allow_large=True)
 
@@ -251,12 +255,17 @@ def _search(
 
 
 def run_robustness(
-    scenario: str, work: Path, *, replicates: int = REPLICATES, workers: int | None = None
+    scenario: str,
+    work: Path,
+    *,
+    replicates: int = REPLICATES,
+    workers: int | None = None,
+    parameters: Sequence[str] | None = None,
 ) -> Robustness:
     """The oat sweep and the threshold searches of SF1 in ``scenario`` (results under
-    ``work``)."""
+    ``work``; ``parameters`` default :func:`oat_parameters`)."""
     started = time.perf_counter()
-    spec = oat_spec(scenario, replicates=replicates)
+    spec = oat_spec(scenario, replicates=replicates, parameters=parameters)
     run_sweep(spec, work / spec.name, workers=workers, progress=False)
     frame = load(work / spec.name)
     outcome = sf1_outcome(spec.params_for({}))
