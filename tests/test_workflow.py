@@ -9,7 +9,6 @@ import subprocess
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from sim.batch import run_batch
 from sim.cli import run_paths
