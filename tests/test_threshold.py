@@ -203,3 +203,13 @@ def test_command_line_runs_a_search_and_draws_its_figure(tmp_path):
     refused = cli("sweep", str(path), "--out", str(plain), "--workers", "1", "--no-progress")
     assert refused.returncode == 2
     assert refused.stderr.count("\n") == 1 and "holds a sweep's results" in refused.stderr
+
+
+def test_shipped_threshold_search_validates():
+    from sim.experiments.spec import load_spec
+
+    for quick in (False, True):
+        search = load_spec(
+            ROOT / "experiments" / "robustness" / "sf1_frontier_growth.toml", quick=quick
+        )
+        assert search.sampler == "bisect" and len(search.outcome) == 2
