@@ -88,6 +88,11 @@ def test_markdown_states_flips_thresholds_and_missing_scenarios(monkeypatch):
         "112.5 [111, 114] |" in text
     )
     assert "Threshold searches for the flips:" in text
+    assert (
+        "At 120 months SF1 is lost in most seeds once `market_value` is above a threshold "
+        "between 110 and 120 (95 % bracket; bisection bracket [110, 120]), 10-20 % above its "
+        "base value 100." in text
+    )
 
 
 def test_report_appends_the_section(tmp_path):

@@ -447,7 +447,32 @@ def _scenario_lines(result: Robustness) -> list[str]:
             lines.append(
                 f"| `{parameter}` | {horizon} | " + " | ".join(_search_cells(search)) + " |"
             )
+        lines.append("")
+        bases = {r.parameter: r.base for r in result.rows[1:]}
+        for parameter, _, horizon, search in result.searches:
+            lines.append(plain_statement(parameter, horizon, bases[parameter], search))
     return lines
+
+
+def plain_statement(parameter: str, horizon: int, base: Any, search: ThresholdResult) -> str:
+    """One sentence: where SF1 is lost in most seeds along ``parameter`` at ``horizon``."""
+    if not search.crossing or search.bracket is None:
+        return (
+            f"Along `{parameter}` over [{search.low:.4g}, {search.high:.4g}] the share at "
+            f"{horizon} months never crosses one half (ends {search.probes[0].share:.2f} and "
+            f"{search.probes[1].share:.2f})."
+        )
+    base = float(base)
+    lost_below = search.high <= base  # the search runs from the base value away from it
+    side = "below" if lost_below else "above"
+    where = search.confident_bracket or search.bracket
+    pct = sorted(abs(v / base - 1) * 100 for v in where)
+    return (
+        f"At {horizon} months SF1 is lost in most seeds once `{parameter}` is {side} a "
+        f"threshold between {where[0]:.4g} and {where[1]:.4g} (95 % bracket; bisection bracket "
+        f"[{search.bracket[0]:.4g}, {search.bracket[1]:.4g}]), {pct[0]:.0f}-{pct[1]:.0f} % "
+        f"{side} its base value {base:.4g}."
+    )
 
 
 def _search_cells(search: ThresholdResult) -> list[str]:
