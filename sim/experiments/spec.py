@@ -7,14 +7,19 @@ A sweep file is TOML with these keys (``docs/experiments.md`` has the full refer
     kind        = "phase_diagram"     # which figures to draw: baseline | phase_diagram |
                                       # counterfactuals | sensitivity | generic (default)
     base        = "seed"              # shipped scenario the points start from
-    sampler     = "grid"              # grid | lhs | sobol | saltelli
+    sampler     = "grid"              # grid | lhs | sobol | saltelli | oat | bisect
     points      = 64                  # lhs/sobol: design size; saltelli: base sample N
     second_order = false              # saltelli: also second-order indices
+    perturbation = 0.2                # oat: each parameter at base x (1 -/+ 0.2)
+    rounds      = 8                   # bisect: rounds after the range's two ends
+    level       = 0.5                 # bisect: the share of seeds whose crossing is searched
+    outcome     = [{ column = "partner-cloud/strategy", equals = "restrict" }]  # bisect
     replicates  = 10                  # seeded runs per point
     replicates_per_unit = 10          # work-unit size (a point's replicates, or a slice)
     steps       = 120                 # months simulated
     record      = "final"             # "final", or k: every k steps (and the last)
     providers   = false               # also store per-provider outputs (<name>/<column>)
+    segments    = false               # also store per-segment outputs (<segment>/<column>)
     root_seed   = 20240709            # SeedSequence root of every run
     [fixed]                           # overrides applied to every point
     n_enterprises = 2000
@@ -24,6 +29,7 @@ A sweep file is TOML with these keys (``docs/experiments.md`` has the full refer
     "direct-lab.home_exposure" = { range = [0, 50] }   # a provider's field
     "developers.revision_rate" = { values = [0.1, 0.3] }   # a segment's field
     "network.mean_degree" = { values = [4, 8] }        # the network's field
+    home_fine    = {}                                  # oat only: the base value perturbed
     scenario     = { values = ["seed", "mandate"] }    # grid only: the base scenario varies
     [quick]                           # the quick variant: any of the keys above, merged over
 
