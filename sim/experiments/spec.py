@@ -29,7 +29,7 @@ A sweep file is TOML with these keys (``docs/experiments.md`` has the full refer
     "direct-lab.home_exposure" = { range = [0, 50] }   # a provider's field
     "developers.revision_rate" = { values = [0.1, 0.3] }   # a segment's field
     "network.mean_degree" = { values = [4, 8] }        # the network's field
-    home_fine    = {}                                  # oat only: the base value perturbed
+    "partner-cloud.margin" = {}                        # oat only: the base value perturbed
     scenario     = { values = ["seed", "mandate"] }    # grid only: the base scenario varies
     [quick]                           # the quick variant: any of the keys above, merged over
 
