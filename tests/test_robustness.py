@@ -78,7 +78,8 @@ def test_markdown_states_flips_thresholds_and_missing_scenarios(monkeypatch):
         estimate=112.5,
         estimate_interval=(111.0, 114.0),
     )
-    result = Robustness("seed", rows, (("market_value", 1, 120, search),), False, 3.0, 50)
+    note = "At 120 the rival government blocks."
+    result = Robustness("seed", rows, (("market_value", 1, 120, search, note),), False, 3.0, 50)
     text = "\n".join(robustness.markdown([result], missing=["calibrated"]))
     assert "Scenario `calibrated` is not in this package yet" in text
     assert "**Flips SF1:** `market_value +20%` at 120 months. The headline is fragile" in text
@@ -91,7 +92,7 @@ def test_markdown_states_flips_thresholds_and_missing_scenarios(monkeypatch):
     assert (
         "At 120 months SF1 is lost in most seeds once `market_value` is above a threshold "
         "between 110 and 120 (95 % bracket; bisection bracket [110, 120]), 10-20 % above its "
-        "base value 100." in text
+        "base value 100. At 120 the rival government blocks." in text
     )
 
 
@@ -132,6 +133,7 @@ def test_small_end_to_end_run_counts_what_the_model_does(monkeypatch, tmp_path):
             hits = int(both.xs(horizon, level="step").sum())
             assert oat_row.shares[horizon] == Share(hits, 6)
     # every search (a flip, or the most weakened when nothing flips) has its two ends
-    for _, _, _, search in result.searches:
+    for _, _, _, search, note in result.searches:
         assert len(search.probes) >= 2
+        assert note.startswith("At ") and "rival government blocks" in note
     assert np.isfinite(result.seconds)

@@ -186,7 +186,7 @@ class Robustness:
 
     scenario: str
     rows: tuple[OatRow, ...]
-    searches: tuple[tuple[str, int, int, ThresholdResult], ...]
+    searches: tuple[tuple[str, int, int, ThresholdResult, str], ...]
     searched_wide: bool
     seconds: float
     replicates: int
@@ -254,6 +254,31 @@ def _search(
     return run_threshold(spec, work / spec.name, progress=False)
 
 
+def what_breaks(scenario: str, search: ThresholdResult, base: float) -> str:
+    """What the runs at the far end of a search (the end away from the base value) show: how
+    often the direct lab restricts, the partner cloud allows and the rival government blocks
+    at the horizon (read from the search's round 0)."""
+    if search.directory is None:
+        return ""
+    params = load_scenario(scenario)
+    direct, partner = _foreign(params, "direct"), _foreign(params, "partner")
+    frame = load(search.directory / "rounds" / "r00")
+    far = search.low if search.high <= base else search.high
+    column = search.parameter
+    end = frame[(frame["step"] == frame["step"].max()) & np.isclose(frame[column], far)]
+    if end.empty:
+        return ""
+    restricts = end[f"{direct}/strategy"].eq("restrict").mean()
+    allows = end[f"{partner}/strategy"].eq("allow").mean()
+    return (
+        f"At {far:.4g} the direct lab restricts in {restricts:.0%} of seeds, the partner cloud "
+        f"allows in {allows:.0%} and the rival government blocks foreign services in "
+        f"{end['rival_restricts'].mean():.0%}"
+        f" (capability gap {end['capability_gap'].mean():.3f}, foreign share "
+        f"{end['foreign_share'].mean():.3f})."
+    )
+
+
 def run_robustness(
     scenario: str,
     work: Path,
@@ -298,7 +323,8 @@ def run_robustness(
             if isinstance(row.base, int):
                 target = round(target)
         result = _search(scenario, row.parameter, row.base, target, horizon, work)
-        searches.append((row.parameter, row.direction, horizon, result))
+        note = what_breaks(scenario, result, float(row.base))
+        searches.append((row.parameter, row.direction, horizon, result, note))
     return Robustness(
         scenario, rows, tuple(searches), wide, time.perf_counter() - started, replicates
     )
@@ -443,14 +469,15 @@ def _scenario_lines(result: Robustness) -> list[str]:
             "95 % bracket | logistic fit (95 %) |",
             "| --- | --- | --- | --- | --- | --- | --- |",
         ]
-        for parameter, _, horizon, search in result.searches:
+        for parameter, _, horizon, search, _ in result.searches:
             lines.append(
                 f"| `{parameter}` | {horizon} | " + " | ".join(_search_cells(search)) + " |"
             )
         lines.append("")
         bases = {r.parameter: r.base for r in result.rows[1:]}
-        for parameter, _, horizon, search in result.searches:
-            lines.append(plain_statement(parameter, horizon, bases[parameter], search))
+        for parameter, _, horizon, search, note in result.searches:
+            statement = plain_statement(parameter, horizon, bases[parameter], search)
+            lines.append(f"{statement} {note}".strip())
     return lines
 
 
