@@ -27,9 +27,12 @@ def _fmt(v: float) -> str:
     return "" if not np.isfinite(v) else f"{v:.4g}"
 
 
-def write_report(checks: Sequence[Check], seconds: Sequence[float], out: Path) -> Path:
+def write_report(
+    checks: Sequence[Check], seconds: Sequence[float], out: Path, extra: Sequence[str] = ()
+) -> Path:
     """Write ``out/validation.md`` and ``out/figures/validation/<key>.png``; returns the
-    Markdown file's path."""
+    Markdown file's path. ``extra``: Markdown lines appended at the end (the robustness
+    section)."""
     figures = out / "figures" / "validation"
     figures.mkdir(parents=True, exist_ok=True)
     lines = [
@@ -78,6 +81,7 @@ def write_report(checks: Sequence[Check], seconds: Sequence[float], out: Path) -
         ):
             label, *values = row
             lines.append(f"| {label} | " + " | ".join(_fmt(v) for v in values) + " |")
+    lines += extra
     path = out / "validation.md"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
@@ -102,6 +106,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         seconds.append(time.perf_counter() - start)
         checks.append(check)
         print(f"{'pass' if check.passed else 'FAIL'}  {check.key}  ({seconds[-1]:.1f} s)")
-    path = write_report(checks, seconds, out)
+    from sim.validation.robustness import robustness_section
+
+    start = time.perf_counter()
+    extra = robustness_section()
+    print(f"robustness of SF1  ({time.perf_counter() - start:.1f} s)")
+    path = write_report(checks, seconds, out, extra)
     print(f"wrote {path}")
     return 0 if all(c.passed for c in checks) else 1
