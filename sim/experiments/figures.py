@@ -427,7 +427,8 @@ def make_figures(directory: str | Path, *, check: bool = True) -> list[Path]:
             more = ", ..." if len(inside) > 5 else ""
             raise StoreError(
                 f"{directory}: no manifest.json; not a results directory; it holds results "
-                f"directories ({', '.join(inside[:5])}{more}): pass one, e.g. {directory / inside[0]}"
+                f"directories ({', '.join(inside[:5])}{more}): pass one, e.g. "
+                f"{directory / inside[0]}"
             )
     manifest = results_manifest(directory)
     if manifest.get("status") != "complete":
