@@ -481,19 +481,14 @@ def _agreement(core: Core, classes: Classes, ms: MeanState) -> float:
 
 def mixing_matrix_counts(core: Core) -> Float:
     """Expected share of a segment-``s`` member's neighbours in segment ``b`` (by count),
-    ``(S, S)``, for the network :func:`sim.network.build` makes on the engine's layout
-    (enterprises in contiguous segment blocks ``0 .. N - 1``, :func:`sim.core.segment_sizes`):
+    ``(S, S)``, for the network :func:`sim.network.build` makes:
 
     * block model: ``p_b (n_b - 1)`` ties inside, ``q n_c`` to each other segment ``c``
       (:func:`sim.network.block_probabilities`); with unequal segments the share inside is not
       ``homophily`` itself (:func:`sim.network.block_expectations`);
-    * small world: ring-lattice edges ``(u, u + j)``, ``j <= k/2``, between the blocks they
-      join, each kept with probability ``1 - p`` and otherwise rewired to a uniform node
-      (so a clustered small world is mostly inside segments: segments are arcs of the ring);
-    * scale free: preferential attachment links arrivals ``s`` and ``t`` about
-      ``m / (2 sqrt(s t))`` times (Barabasi & Albert 1999, continuum degree ``m sqrt(t / s)``),
-      a separable kernel: every member's neighbours fall in segment ``b`` with probability
-      ``sqrt(hi_b / N) - sqrt(lo_b / N)`` (early arrivals, the first segments, are the hubs).
+    * small world and scale free: the graph is placed on the enterprises in a random order, so
+      a member's neighbours are a random draw of the other enterprises: ``n_b - [b = s]`` out
+      of ``N - 1``.
     """
     net = core.params.network
     n = core.params.n_enterprises
@@ -507,40 +502,12 @@ def mixing_matrix_counts(core: Core) -> Float:
         p[present], q = network.block_probabilities(sizes[present], net.mean_degree, net.homophily)
         ties = q * np.tile(sizes, (n_seg, 1))
         np.fill_diagonal(ties, p * np.maximum(sizes - 1.0, 0.0))
-    elif net.kind == "small_world" and n > net.mean_degree + 1:
-        rewiring = network.rewiring_for_clustering(net.clustering, net.mean_degree)
-        ties = (1.0 - rewiring) * _ring_ties(sizes, net.mean_degree // 2)
-        # a rewired edge keeps its near end and takes a uniform other node as its far end
-        ends = rewiring * (net.mean_degree // 2) * sizes[:, None]
-        others = (sizes[None, :] - np.eye(n_seg)) / (n - 1.0)
-        ties = ties + ends * others + (ends * others).T
-    elif net.kind == "scale_free":
-        bounds = np.concatenate([[0.0], np.cumsum(sizes)]) / n
-        ties = np.tile(np.diff(np.sqrt(bounds)), (n_seg, 1))
-    else:  # no network, or a complete graph: neighbours are everyone else
+    else:  # random placement, or no network: neighbours are a draw of everyone else
         ties = np.tile(sizes, (n_seg, 1)) - np.eye(n_seg)
     ties = np.maximum(ties, 0.0)
     total = ties.sum(-1, keepdims=True)
     fallback = np.tile(core.segment_share, (n_seg, 1))  # a segment without members or ties
     return np.asarray(np.where(total > 0, ties / np.where(total > 0, total, 1.0), fallback))
-
-
-def _ring_ties(sizes: Float, half: int) -> Float:
-    """Ordered tie ends ``(S, S)`` of the ring lattice on contiguous blocks of ``sizes``: for
-    every offset ``j = 1 .. half``, the edges ``(u, u + j mod n)`` with ``u`` in block ``s`` and
-    ``u + j`` in block ``b``, counted from both ends."""
-    n = sizes.sum()
-    start = np.concatenate([[0.0], np.cumsum(sizes)[:-1]])
-    n_seg = len(sizes)
-    lattice = np.zeros((n_seg, n_seg))
-    for j in range(1, half + 1):
-        for s in range(n_seg):
-            lo, hi = start[s] + j, start[s] + sizes[s] + j  # the far ends, before wrapping
-            for b in range(n_seg):
-                a0, a1 = start[b], start[b] + sizes[b]
-                for shift in (0.0, n):  # the far ends past n wrap around to 0
-                    lattice[s, b] += max(0.0, min(hi - shift, a1) - max(lo - shift, a0))
-    return lattice + lattice.T
 
 
 def trajectory(params: Params, steps: int) -> pd.DataFrame:

@@ -863,6 +863,13 @@ def _pair_keys(u: Int64, v: Int64, n: int) -> Int64:
 # --------------------------------------------------------------------------------------------
 
 
+def relabel(graph: Graph, position: NDArray[np.integer[Any]]) -> Graph:
+    """The same graph with node ``i`` renamed ``position[i]`` (a permutation of ``0..n-1``)."""
+    u, v = graph.edges()
+    position = np.asarray(position, dtype=np.int64)
+    return Graph.from_edges(graph.n, position[u], position[v])
+
+
 def build(
     kind: str,
     n: int,
@@ -882,7 +889,11 @@ def build(
 
     ``small_world``: rewiring from ``clustering`` (:func:`rewiring_for_clustering`);
     ``scale_free``: ``m = mean_degree // 2``; ``block``: ``segment`` ``(n,)`` labels (``None``:
-    one segment) and ``homophily``.
+    one segment) and ``homophily``. The small-world and scale-free graphs are built on
+    positions and then placed on the nodes in a random order (:func:`relabel`, drawn from the
+    child generator): the model lays enterprises out in contiguous segment blocks, and without
+    the shuffle a ring lattice would keep most ties inside a segment and the first segment
+    listed would hold the preferential-attachment hubs.
     """
     _check_rng(rng)
     match kind:
@@ -894,9 +905,10 @@ def build(
             raise ValueError(f"kind={kind!r}: expected one of {', '.join(KINDS)}")
     child = np.random.default_rng(int(rng.integers(0, 2**63 - 1, dtype=np.int64)))
     if kind == "small_world":
-        return small_world(n, mean_degree, rewiring_for_clustering(clustering, mean_degree), child)
+        rewiring = rewiring_for_clustering(clustering, mean_degree)
+        return relabel(small_world(n, mean_degree, rewiring, child), child.permutation(n))
     if kind == "scale_free":
-        return scale_free(n, mean_degree, child)
+        return relabel(scale_free(n, mean_degree, child), child.permutation(n))
     labels = np.zeros(n, dtype=np.int64) if segment is None else np.asarray(segment)
     if labels.shape != (n,):
         raise ValueError(f"segment: expected shape ({n},), got {labels.shape}")
