@@ -39,12 +39,13 @@ def checked(
 
 
 def twenty_providers(n_enterprises: int, *, foreign: int = 6, domestic: int = 14) -> Params:
-    """The seed scenario with ``foreign + domestic`` providers (default 6 + 14 = 20).
+    """The first version's seed (``classic``) with ``foreign + domestic`` providers (default
+    6 + 14 = 20).
 
-    Foreign providers cycle through the seed scenario's foreign ones, domestic providers through
+    Foreign providers cycle through the scenario's foreign ones, domestic providers through
     its domestic ones, each with a quality nudged down by 0.005 per copy so options differ.
     """
-    seed = load_scenario("seed")
+    seed = load_scenario("classic")
     foreign_specs = [p for p in seed.providers if p.foreign]
     domestic_specs = [p for p in seed.providers if not p.foreign]
 
@@ -53,7 +54,7 @@ def twenty_providers(n_enterprises: int, *, foreign: int = 6, domestic: int = 14
         for i in range(count):
             base = specs[i % len(specs)]
             quality = max(0.0, base.quality - 0.005 * (i // len(specs)))
-            out.append(dataclasses.replace(base, name=f"{label}-{i}", quality=quality))
+            out.append(base.replace(name=f"{label}-{i}", quality=quality))
         return out
 
     providers = copies(foreign_specs, foreign, "foreign") + copies(domestic_specs, domestic, "dom")
