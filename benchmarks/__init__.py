@@ -11,7 +11,6 @@ timing helper that reports medians over repeats, and the machine's description.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import platform
 import statistics
