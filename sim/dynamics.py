@@ -131,12 +131,18 @@ def choose_providers(
         rows = cdf(transition_from(utilities)).reshape(-1, n_options)[row]  # (M, K)
         new = inverse_cdf(rows, u_option.ravel()[flat])
     else:
-        utility = utilities.reshape(-1, n_options)[row]
-        utility += personal.adjustment(core, flat, seg, choice)
-        cumulative = np.exp(utility - row_max(utility)[:, None])
-        for k in range(1, n_options):  # cumulative sums, column by column (short axis)
-            cumulative[:, k] += cumulative[:, k - 1]
-        new = inverse_cdf(cumulative, u_option.ravel()[flat] * cumulative[:, -1])
+        # options along the first axis (K, M): every pass below runs over contiguous rows
+        rows = utilities.reshape(-1, n_options).T[:, row]  # (K, M)
+        cumulative = personal.utilities(core, rows, flat, seg, choice)
+        cumulative -= cumulative.max(axis=0)
+        np.exp(cumulative, out=cumulative)
+        for k in range(1, n_options):  # cumulative sums row by row (contiguous, vectorized)
+            cumulative[k] += cumulative[k - 1]
+        target = u_option.ravel()[flat] * cumulative[-1]
+        new = np.zeros(len(flat), dtype=np.intp)
+        for k in range(n_options):  # the inverse-CDF count, row by row
+            new += target >= cumulative[k]
+        np.minimum(new, n_options - 1, out=new)
     updated = choice.copy()
     updated.reshape(-1)[flat] = new
     cell_of = (run_of * n_segments + seg) * n_options
@@ -175,20 +181,28 @@ class Personal:
         # spend never changes: the weighted adjacency is prepared once per run
         self.neighbours = None if graph is None else NeighbourWeights(graph, size.ravel())
 
-    def adjustment(
-        self, core: Core, flat: NDArray[np.intp], seg: NDArray[np.intp], choice: Choices
+    def utilities(
+        self,
+        core: Core,
+        rows: Float,
+        flat: NDArray[np.intp],
+        seg: NDArray[np.intp],
+        choice: Choices,
     ) -> Float:
-        """``mu_s (e_i,kind(j) + beta_peer x_ij)`` for the enterprises at ``flat``, ``(M, K)``."""
-        n_options = core.n_options
+        """Each reviser's own utilities, options first ``(K, M)``: its segment's ``rows``
+        ``(K, M)`` plus ``mu_s (e_i,kind(j) + beta_peer x_ij)`` for the enterprises at
+        ``flat``."""
+        utility = np.ascontiguousarray(rows)
+        mu = core.mu[seg]
         if self.neighbours is not None and core.flags.peers:
-            shares = self.neighbours.shares(flat, choice.ravel(), n_options)
-            extra = core.params.peer_effect * shares
-        else:
-            extra = np.zeros((len(flat), n_options))
+            sums, inverse_total = self.neighbours.option_sums(flat, choice.ravel(), len(utility))
+            sums *= core.params.peer_effect * inverse_total * mu
+            utility += sums
         if self.taste is not None:
-            extra[:, :-1] += self.taste[flat][:, self.taste_kind]
-        extra *= core.mu[seg][:, None]
-        return extra
+            scaled = (self.taste[flat] * mu[:, None]).T  # (T, M)
+            for j, kind in enumerate(self.taste_kind):
+                utility[j] += scaled[kind]
+        return utility
 
 
 def grow_capability(

@@ -980,24 +980,32 @@ class NeighbourWeights:
         total = np.bincount(source, weights=entry, minlength=graph.n).astype(np.float64)
         self.inverse_total = np.divide(1.0, total, out=np.zeros_like(total), where=total > 0)
 
-    def shares(
+    def option_sums(
         self, nodes: NDArray[np.integer[Any]], choice: NDArray[np.integer[Any]], n_options: int
-    ) -> Float:
-        """:func:`neighbour_shares` for ``nodes`` ``(M,)``: ``(M, n_options)``. Only the listed
-        nodes' rows are read (SciPy's CSR row indexing), each row's entries summed in CSR order."""
+    ) -> tuple[Float, Float]:
+        """For ``nodes`` ``(M,)``: the weight of each node's neighbours on each option, options
+        first ``(n_options, M)``, and each node's inverse total neighbour weight ``(M,)``. Only
+        the listed nodes' rows are read (SciPy's CSR row indexing); each row's entries are
+        summed in CSR order."""
         nodes = np.asarray(nodes, dtype=np.int64).ravel()
         if nodes.size == 0 or self.matrix.nnz == 0:
-            return np.zeros((nodes.size, n_options))
+            return np.zeros((n_options, nodes.size)), self.inverse_total[nodes]
         sub = self.matrix[nodes]
         row = np.repeat(np.arange(nodes.size, dtype=np.int64), np.diff(sub.indptr))
         option = choice[sub.indices]
         if option.size and (option.min() < 0 or option.max() >= n_options):
             raise ValueError(f"choice: a neighbour's option lies outside [0, {n_options})")
-        cell = row * n_options + option
+        cell = option.astype(np.int64) * nodes.size + row
         flat = np.bincount(cell, weights=sub.data, minlength=nodes.size * n_options)
-        sums: Float = flat.astype(np.float64, copy=False).reshape(nodes.size, n_options)
-        sums *= self.inverse_total[nodes][:, None]
-        return sums
+        sums: Float = flat.astype(np.float64, copy=False).reshape(n_options, nodes.size)
+        return sums, self.inverse_total[nodes]
+
+    def shares(
+        self, nodes: NDArray[np.integer[Any]], choice: NDArray[np.integer[Any]], n_options: int
+    ) -> Float:
+        """:func:`neighbour_shares` for ``nodes`` ``(M,)``: ``(M, n_options)``."""
+        sums, inverse_total = self.option_sums(nodes, choice, n_options)
+        return np.ascontiguousarray((sums * inverse_total).T)
 
 
 def neighbour_shares(
