@@ -417,7 +417,8 @@ def test_peer_adjustment_is_spend_weighted_neighbour_shares() -> None:
     assert personal is not None and graph is not None
     flat = np.arange(0, 300, 7)
     seg = core.segment_of[flat].astype(np.intp)
-    got = personal.adjustment(core, flat, seg, state.choice)
+    rows = np.zeros((core.n_options, len(flat)))  # no segment utility: the personal part alone
+    got = personal.utilities(core, rows, flat, seg, state.choice).T
     size = state.population.size[0]
     taste = state.population.taste
     assert taste is not None
