@@ -425,8 +425,8 @@ CASES = [
     Case(
         "sweep-unknown-segment",
         _sweep(),
-        ("bad.toml", "developers", "unknown provider or segment", "direct-lab"),
-        {"bad.toml": sweep_file(parameters='"developers.revision_rate" = [0.1, 0.2]')},
+        ("bad.toml", "robots", "unknown provider or segment", "direct-lab"),
+        {"bad.toml": sweep_file(parameters='"robots.revision_rate" = [0.1, 0.2]')},
     ),
     Case(
         "sweep-sensitivity-without-saltelli",

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from sim.engine import MODEL_COLUMNS, PROVIDER_COLUMNS
 from sim.experiments import load, load_spec, run_sweep
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -64,10 +65,21 @@ def test_clean_sweep_data_are_byte_identical_to_the_first_version(tmp_path: Path
     got = run_golden(tmp_path / "golden")
     assert got["rows"] == expected["rows"]
     assert got["chunks"] == expected["chunks"]
-    assert got["arrow_types"] == expected["arrow_types"]
-    assert list(got["columns"]) == list(expected["columns"])  # same columns, same order
+    # every column the first version stored is stored again, of the same type and data; the
+    # second version only adds its new outputs
+    missing = [c for c in expected["columns"] if c not in got["columns"]]
+    assert not missing, f"columns the first version stored are missing: {missing}"
+    old_types = {c: got["arrow_types"][c] for c in expected["arrow_types"]}
+    assert old_types == expected["arrow_types"]
     changed = [c for c in expected["columns"] if got["columns"][c] != expected["columns"][c]]
     assert not changed, f"columns whose data changed: {changed}"
+    added = set(got["columns"]) - set(expected["columns"])
+    new_provider = {c for c in PROVIDER_COLUMNS if c not in ("strategy", "revenue", "payoff")}
+    new_provider -= {"quality", "share"}
+    allowed = set(MODEL_COLUMNS[11:]) | {
+        c for c in added if c.split("/")[-1] in new_provider and "/" in c
+    }
+    assert added == allowed, f"unexpected new columns: {sorted(added - allowed)}"
 
 
 if __name__ == "__main__":  # regenerate the golden hashes
