@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-$(DEPS_HASH)
 export SOLARA_TELEMETRY_MIXPANEL_ENABLE := False
 export MPLBACKEND := Agg
 
-.PHONY: install browser lint test run experiments docs-figures bench viz validate clean
+.PHONY: install browser lint test run experiments docs-figures bench viz validate calibrate clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -56,6 +56,12 @@ viz: install
 
 validate: install
 	$(PY) -m sim.validation --out docs
+
+# The shipped calibration (ABC-SMC, docs/calibration.md) into results/calibration; re-running
+# resumes it. `make calibrate CALIBRATE_FLAGS=--quick` runs the quick variant.
+CALIBRATE_FLAGS ?=
+calibrate: install
+	$(PY) -m sim calibrate experiments/calibration.toml --out results/calibration$(if $(findstring --quick,$(CALIBRATE_FLAGS)),-quick) $(CALIBRATE_FLAGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1270,11 +1270,15 @@ def run_calibration(
             remaining = min(remaining, stop_after)
         if remaining > 0 and manifest["status"] != "complete":
             _announce(progress, spec, done)
-            abc.run(
-                minimum_epsilon=spec.schedule.min_epsilon,
-                max_nr_populations=remaining,
-                min_acceptance_rate=spec.schedule.min_acceptance,
-            )
+            with warnings.catch_warnings():
+                # generation 0's epsilon is infinite: pyabc's check of its change computes
+                # inf - inf
+                warnings.filterwarnings("ignore", "invalid value encountered", RuntimeWarning)
+                abc.run(
+                    minimum_epsilon=spec.schedule.min_epsilon,
+                    max_nr_populations=remaining,
+                    min_acceptance_rate=spec.schedule.min_acceptance,
+                )
         generations = _history_generations(abc.history)
         ran = len(generations) - done
         manifest["generations"] = generations
@@ -1418,7 +1422,8 @@ def posterior_predictive(
     rows = []
     for name, target in spec.targets:
         q = weighted_quantiles(values[name], weights, QUANTILES)
-        inside = bool(q[0] <= target.observed <= q[2])
+        slack = 1e-9 * max(abs(target.observed), 1e-12)  # exact targets: rounding only
+        inside = bool(q[0] - slack <= target.observed <= q[2] + slack)
         rows.append(
             {
                 "target": name,
