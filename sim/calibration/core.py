@@ -66,8 +66,7 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
-from pydantic import field_validator, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import ValidationError, field_validator, model_validator
 
 from sim.batch import run_batch
 from sim.engine import MODEL_COLUMNS
@@ -187,15 +186,12 @@ class Target(Frozen):
     )
     source: str = param("", unit="-", meaning="where the fact comes from", source="file")
 
-    @field_validator("quantity")
-    @classmethod
-    def _known(cls, value: str) -> str:
-        if value not in MODEL_COLUMNS:
-            raise unknown_choice("unknown model output", value, MODEL_COLUMNS)
-        return value
-
     @model_validator(mode="after")
     def _consistent(self) -> Target:
+        if self.quantity not in MODEL_COLUMNS:
+            hint = unknown_choice("unknown model output", self.quantity, MODEL_COLUMNS)
+            detail = f"={self.quantity!r}: {str(hint).replace(f' {self.quantity!r}', '', 1)}"
+            raise InputError(f"quantity{detail}", path="quantity", detail=detail)
         if self.relative_to is not None and self.relative_to == self.month:
             raise InputError(
                 f"relative_to={self.relative_to}: expected a month other than month",
@@ -285,15 +281,6 @@ class Schedule(Frozen):
         return int(self.batch or self.population)
 
 
-def _named(value: Any, what: str) -> Any:
-    """A table of named tables as a tuple of (name, table) pairs."""
-    if isinstance(value, Mapping):
-        return tuple((str(k), v) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return tuple(value)
-    raise PydanticCustomError(what, "expected a table of named tables", {})
-
-
 class CalibrationSpec(Frozen):
     """A validated calibration file (see the module docstring and ``docs/calibration.md``)."""
 
@@ -342,11 +329,11 @@ class CalibrationSpec(Frozen):
         "them, or events.<month>.<key> for the value an event of the base sets",
         source="file",
     )
-    priors: tuple[tuple[str, Prior], ...] = param(
-        (), unit="-", meaning="[priors.<name>]: the calibrated parameters", source="file"
+    priors: dict[str, Prior] = param(
+        {}, unit="-", meaning="[priors.<name>]: the calibrated parameters", source="file"
     )
-    targets: tuple[tuple[Name, Target], ...] = param(
-        (), unit="-", meaning="[targets.<name>]: the facts", source="file"
+    targets: dict[str, Target] = param(
+        {}, unit="-", meaning="[targets.<name>]: the facts", source="file"
     )
     schedule: Schedule = param(Schedule(), unit="-", meaning="[schedule]", source="file")
     quick: Flag = param(
@@ -366,11 +353,6 @@ class CalibrationSpec(Frozen):
             )
         return value
 
-    @field_validator("priors", "targets", mode="before")
-    @classmethod
-    def _tables(cls, value: Any) -> Any:
-        return _named(value, "table")
-
     @field_validator("base", mode="after")
     @classmethod
     def _shipped(cls, base: str) -> str:
@@ -388,11 +370,11 @@ class CalibrationSpec(Frozen):
 
     @property
     def parameter_names(self) -> tuple[str, ...]:
-        return tuple(name for name, _ in self.priors)
+        return tuple(name for name in self.priors)
 
     @property
     def fitted(self) -> tuple[tuple[str, Target], ...]:
-        return tuple((n, t) for n, t in self.targets if t.fit)
+        return tuple((n, t) for n, t in self.targets.items() if t.fit)
 
     def definition(self) -> dict[str, Any]:
         """Everything that changes results, JSON-ready (not the file's path)."""
@@ -406,8 +388,8 @@ class CalibrationSpec(Frozen):
             "root_seed": self.root_seed,
             "distance": self.distance,
             "fixed": dict(self.fixed),
-            "priors": {n: p.model_dump() for n, p in self.priors},
-            "targets": {n: t.model_dump() for n, t in self.targets},
+            "priors": {n: p.model_dump() for n, p in self.priors.items()},
+            "targets": {n: t.model_dump() for n, t in self.targets.items()},
             "schedule": self.schedule.model_dump(),
             "quick": self.quick,
         }
@@ -435,7 +417,7 @@ class CalibrationSpec(Frozen):
         base = _BASES.get(self.fingerprint())
         if base is None:
             base = _BASES[self.fingerprint()] = self.base_params()
-        for name, prior in self.priors:
+        for name, prior in self.priors.items():
             value = values[name]
             if (
                 not prior.low - 1e-12 * abs(prior.low)
@@ -597,7 +579,7 @@ def _check_spec(spec: CalibrationSpec) -> None:
         except InputError as exc:
             raise InputError(f"{where}: {exc}", path=where) from None
         params = _apply(params, key, value, where)
-    for name, prior in spec.priors:
+    for name, prior in spec.priors.items():
         where = f"priors.{name}"
         if name in fixed_names:
             raise InputError(f"{where}: also set in [fixed]; keep one")
@@ -613,7 +595,7 @@ def _check_spec(spec: CalibrationSpec) -> None:
             )
         for end in ("low", "high"):
             _apply(params, name, getattr(prior, end), f"{where}.{end}")
-    for name, target in spec.targets:
+    for name, target in spec.targets.items():
         for key in ("month", "relative_to"):
             month = getattr(target, key)
             if month is not None and month > spec.steps:
@@ -676,65 +658,11 @@ def _check_tables(data: Mapping[str, Any], where: str) -> None:
         _check_keys(schedule, f"{where}schedule: ", list(Schedule.model_fields))
 
 
-def _path_in_file(path: str) -> str:
-    """``priors[diffusion_rate].high`` (the error machinery's form) as the file writes it,
-    ``priors.diffusion_rate.high``."""
-    for section in ("priors", "targets"):
-        if path.startswith(f"{section}["):
-            name, _, rest = path[len(section) + 1 :].partition("]")
-            if rest.startswith("[1]"):
-                rest = rest[3:]
-            elif rest.startswith("[0]"):
-                rest = rest[3:]
-            return f"{section}.{name}{rest}"
-    return path
-
-
-def _file_terms(exc: InputError, data: Mapping[str, Any]) -> InputError:
-    path = _path_in_file(exc.path) if exc.path else ""
-    if path and exc.detail:
-        return InputError(f"{path}{exc.detail}", path=path, detail=exc.detail)
-    text = str(exc)
-    for section in ("priors", "targets"):
-        table = data.get(section)
-        if isinstance(table, Mapping):
-            for i, name in enumerate(table):
-                for form in (f"{section}[{i}][1]", f"{section}[{name}][1]"):
-                    text = text.replace(form, f"{section}.{name}")
-    return InputError(text, path=path, detail=exc.detail)
-
-
 def _validate(data: Mapping[str, Any]) -> CalibrationSpec:
-    body = dict(data)
-    for section in ("priors", "targets"):
-        if isinstance(body.get(section), Mapping):
-            body[section] = [(k, v) for k, v in body[section].items()]
     try:
-        return CalibrationSpec.model_validate(body)
-    except Exception as exc:
-        from pydantic import ValidationError
-
-        if isinstance(exc, ValidationError):
-            error = format_validation_error(exc, CalibrationSpec, body)
-            raise _file_terms(_named_paths(error, exc, body), data) from None
-        raise
-
-
-def _named_paths(error: InputError, exc: Any, body: Mapping[str, Any]) -> InputError:
-    """Paths inside priors/targets name the entry: ``priors.<name>.<field>``."""
-    first = exc.errors(include_url=False)[0]
-    loc = tuple(first["loc"])
-    if len(loc) >= 2 and loc[0] in ("priors", "targets") and isinstance(loc[1], int):
-        entries = body.get(str(loc[0]), [])
-        if 0 <= loc[1] < len(entries):
-            name = entries[loc[1]][0]
-            rest = [str(p) for p in loc[3:] if not isinstance(p, int)]
-            path = ".".join([str(loc[0]), str(name), *rest])
-            if error.detail:
-                return InputError(f"{path}{error.detail}", path=path, detail=error.detail)
-            inner = str(error)
-            return InputError(f"{path}: {inner.split(': ', 1)[-1]}", path=path)
-    return error
+        return CalibrationSpec.model_validate(dict(data))
+    except ValidationError as exc:
+        raise format_validation_error(exc, CalibrationSpec, data) from None
 
 
 def spec_from_mapping(
@@ -826,7 +754,7 @@ def target_values(spec: CalibrationSpec, frame: pd.DataFrame) -> dict[str, np.nd
     runs = int(frame["run"].max()) + 1
     steps = spec.steps + 1
     out: dict[str, np.ndarray] = {}
-    for name, target in spec.targets:
+    for name, target in spec.targets.items():
         series = frame[target.quantity].to_numpy(dtype=float).reshape(runs, steps)
         value = series[:, target.month]
         if target.relative_to is not None:
@@ -874,7 +802,7 @@ class Simulator:
         frame = simulate(spec, self.natural(internal), seeds)
         values = target_values(spec, frame)
         out = {}
-        for name, target in spec.targets:
+        for name, target in spec.targets.items():
             mean = float(np.nanmean(values[name])) if np.isfinite(values[name]).any() else math.nan
             out[name] = target.statistic(mean) if math.isfinite(mean) else 1e3
         return out
@@ -898,7 +826,7 @@ class Distance:
 
 
 def observed_statistics(spec: CalibrationSpec) -> dict[str, float]:
-    return {name: t.statistic(t.observed) for name, t in spec.targets}
+    return {name: t.statistic(t.observed) for name, t in spec.targets.items()}
 
 
 # ---- the sampler ---------------------------------------------------------------------------
@@ -1171,7 +1099,11 @@ def _now() -> str:
 # ---- running -------------------------------------------------------------------------------
 
 
-def _abc(spec: CalibrationSpec, sampler: Any) -> Any:
+def _abc(spec: CalibrationSpec, sampler: Any, *, resuming: bool = False) -> Any:
+    """pyabc's ABC-SMC for ``spec``. Generation 0 accepts every prior draw (epsilon infinite);
+    each later epsilon is the ``quantile`` of the previous generation's weighted distances.
+    Resuming, the first epsilon is computed from the last stored generation the same way
+    (pyabc would otherwise start the resumed run from the initial epsilon again)."""
     import pyabc
 
     keys = internal_names(spec)
@@ -1188,7 +1120,9 @@ def _abc(spec: CalibrationSpec, sampler: Any) -> Any:
         Distance(spec),
         population_size=spec.schedule.population,
         sampler=sampler,
-        eps=pyabc.QuantileEpsilon(initial_epsilon=np.inf, alpha=spec.schedule.quantile),
+        eps=pyabc.QuantileEpsilon(
+            initial_epsilon="from_sample" if resuming else np.inf, alpha=spec.schedule.quantile
+        ),
         transitions=pyabc.MultivariateNormalTransition(),
     )
 
@@ -1257,7 +1191,10 @@ def run_calibration(
         sampler = BatchSampler(
             spec.root_seed, spec.schedule.round_size, map_, n_workers, progress
         ).impl
-        abc = _abc(spec, sampler)
+        stored = -1
+        if existing is not None and database.exists() and pyabc.History(db_url).all_runs():
+            stored = pyabc.History(db_url, _id=1).max_t
+        abc = _abc(spec, sampler, resuming=stored >= 0)
         if existing is not None and database.exists() and pyabc.History(db_url).all_runs():
             abc.load(db_url, 1)
             done = abc.history.max_t + 1
@@ -1420,7 +1357,7 @@ def posterior_predictive(
     frame = pd.concat(frames, ignore_index=True)
     values = target_values(spec, frame)
     rows = []
-    for name, target in spec.targets:
+    for name, target in spec.targets.items():
         q = weighted_quantiles(values[name], weights, QUANTILES)
         slack = 1e-9 * max(abs(target.observed), 1e-12)  # exact targets: rounding only
         inside = bool(q[0] - slack <= target.observed <= q[2] + slack)
@@ -1439,7 +1376,7 @@ def posterior_predictive(
             }
         )
     predictive = pd.DataFrame(rows)
-    quantities = sorted({t.quantity for _, t in spec.targets})
+    quantities = sorted({t.quantity for t in spec.targets.values()})
     steps = spec.steps + 1
     path_rows = []
     for quantity in quantities:
@@ -1457,7 +1394,7 @@ def posterior_summary(spec: CalibrationSpec, posterior: pd.DataFrame) -> pd.Data
     contraction ``1 - var_post / var_prior`` (in the space the prior is uniform in)."""
     weights = posterior["weight"].to_numpy(dtype=float)
     rows = []
-    for name, prior in spec.priors:
+    for name, prior in spec.priors.items():
         x = posterior[name].to_numpy(dtype=float)
         q = weighted_quantiles(x, weights, QUANTILES)
         internal = np.log(x) if prior.scale == "log" else x
@@ -1487,7 +1424,7 @@ def representative(spec: CalibrationSpec, posterior: pd.DataFrame) -> pd.Series:
     parameters trade off against one another."""
     weights = posterior["weight"].to_numpy(dtype=float)
     score = np.zeros(len(posterior))
-    for name, prior in spec.priors:
+    for name, prior in spec.priors.items():
         x = posterior[name].to_numpy(dtype=float)
         internal = np.log(x) if prior.scale == "log" else x
         lo, hi = prior.internal_bounds
