@@ -54,6 +54,7 @@ import json
 import logging
 import math
 import multiprocessing
+import os
 import sys
 import time
 import warnings
@@ -1164,6 +1165,7 @@ def run_calibration(
     from sim.experiments import runners
 
     started = time.monotonic()
+    cpu_started = _cpu_seconds()
     runners.check_options(backend, workers, scheduler)
     directory = Path(directory)
     existing = _open_directory(spec, directory, force)
@@ -1175,6 +1177,9 @@ def run_calibration(
         if existing is None:
             _clear(directory)
         manifest = _begin_manifest(spec, existing, backend, n_workers)
+        manifest["invocations"][-1]["load_average_at_start"] = [
+            round(x, 2) for x in os.getloadavg()
+        ]
         if manifest["status"] == "complete" and _outputs_intact(directory, manifest):
             manifest["invocations"].pop()
             if progress:
@@ -1231,10 +1236,23 @@ def run_calibration(
         elapsed = time.monotonic() - started
         manifest["invocations"][-1]["elapsed_seconds"] = round(elapsed, 3)
         _write_manifest(directory, manifest)
+    # after the pool's workers are reaped: their CPU time counts among the children's
+    manifest["invocations"][-1]["cpu_seconds"] = round(_cpu_seconds() - cpu_started, 3)
+    manifest["invocations"][-1]["load_average"] = [round(x, 2) for x in os.getloadavg()]
+    _write_manifest(directory, manifest)
     evaluations = sum(g["evaluations"] for g in manifest["generations"])
     return CalibrationResult(
         spec.name, directory, len(manifest["generations"]), evaluations, elapsed, done
     )
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and of its reaped children (a local pool's workers)."""
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def _outputs_intact(directory: Path, manifest: Mapping[str, Any]) -> bool:
