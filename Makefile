@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-$(DEPS_HASH)
 export SOLARA_TELEMETRY_MIXPANEL_ENABLE := False
 export MPLBACKEND := Agg
 
-.PHONY: install browser lint test run experiments docs-figures bench viz validate calibrate clean
+.PHONY: install browser lint test run experiments docs-figures bench viz validate timeline calibrate clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,15 +38,17 @@ lint: install
 test: install browser lint
 	$(PY) -m pytest
 
+# --force: results left by another version of the model code are recomputed (a sweep of the
+# same definition and code resumes; files the tool did not write are never touched).
 run: install
-	$(PY) -m sim suite --quick --out results
+	$(PY) -m sim suite --quick --out results --force
 
 experiments: install
-	$(PY) -m sim suite --out results
+	$(PY) -m sim suite --out results --force
 
 # The README's key figures, from the quick suite.
 docs-figures: install
-	$(PY) -m sim suite --quick --out results --docs-figures docs/figures
+	$(PY) -m sim suite --quick --out results --docs-figures docs/figures --force
 
 bench: install
 	$(PY) -m benchmarks
@@ -56,6 +58,10 @@ viz: install
 
 validate: install
 	$(PY) -m sim.validation --out docs
+
+# The dated episode beside the timeline-2024 scenario (docs/timeline.md).
+timeline: install
+	$(PY) -m sim.timeline --out docs
 
 # The shipped calibration (ABC-SMC, docs/calibration.md) into results/calibration; re-running
 # resumes it. `make calibrate CALIBRATE_FLAGS=--quick` runs the quick variant.

@@ -9,11 +9,13 @@ Rows:
 * in process, the page rendered with ``solara.render`` (no browser, no websocket): a click on
   Step = ``model.step()`` + every panel re-rendered + widget state updated; with reacton's fast
   renderer (what the app selects) and with its default renderer, at N = 5,000, and at the
-  enterprise slider's maximum N = 20,000; Play's rate over a few seconds;
+  enterprise slider's maximum N = 20,000; the network view's one-off build (sample and layout,
+  paid at Reset); Play's rate over a few seconds;
 * in a real browser (``solara run`` on a loopback port, Debian's Chromium through Playwright),
   only when ``/usr/bin/chromium`` and ``playwright`` are present: time from clicking Step until
-  all five charts hold the new step's data and two animation frames (the repaint) have passed;
-  and the rate at which the charts advance while playing.
+  all six charts that change with a step (five time charts and the network's points; the
+  network's links are drawn once per model) hold the new step's data and two animation frames
+  (the repaint) have passed; and the rate at which the charts advance while playing.
 
 Run alone: ``python -m benchmarks.bench_viz [--quick]``.
 """
@@ -87,9 +89,9 @@ class RenderedPage:
         return found.widget
 
     def slider(self, label: str) -> Any:
-        found = self.rc.find(self._v.Slider, label=label)
-        found.assert_single()
-        return found.widget
+        """The slider labelled ``label`` (followed by its current value)."""
+        (found,) = [w for w in self.rc.find(self._v.Slider).widgets if w.label.startswith(label)]
+        return found
 
     def step_shown(self) -> int:
         """The step the time-series charts show (their last point)."""
@@ -139,7 +141,8 @@ def play_rate(n_enterprises: int, seconds: float, fast: bool = True) -> float:
 
 STEP_IN_BROWSER_JS = """
 async (n) => {
-  const charts = [...document.querySelectorAll('.solara-echarts')].map(d => d.__vue__);
+  const charts = [...document.querySelectorAll('.solara-echarts:not(.network-links)')]
+    .map(d => d.__vue__);
   const stepOf = (vm) => vm.option.xAxis.name === 'month'
     ? vm.option.series[0].data.length - 1
     : Number(/month (\\d+)/.exec(vm.option.title.text)[1]);
@@ -162,7 +165,8 @@ async (n) => {
 
 PLAY_IN_BROWSER_JS = """
 async (seconds) => {
-  const charts = [...document.querySelectorAll('.solara-echarts')].map(d => d.__vue__);
+  const charts = [...document.querySelectorAll('.solara-echarts:not(.network-links)')]
+    .map(d => d.__vue__);
   const shown = () => Math.min(...charts.map(vm => vm.option.xAxis.name === 'month'
     ? vm.option.series[0].data.length - 1
     : Number(/month (\\d+)/.exec(vm.option.title.text)[1])));
@@ -180,7 +184,7 @@ async (seconds) => {
 """
 
 
-STEP_METRIC = "browser: click Step -> 5 charts redrawn, N=5,000 (median)"
+STEP_METRIC = "browser: click Step -> 6 charts redrawn, N=5,000 (median)"
 PLAY_METRIC = "browser: Play, N=5,000, charts advance at"
 
 
@@ -223,7 +227,7 @@ def browser_rows(clicks: int, play_seconds: float) -> list[Row]:
             f"< {STEP_TARGET_MS:.0f}",
             median < STEP_TARGET_MS,
         ),
-        _row("browser: click Step -> 5 charts redrawn, N=5,000 (max)", max(times), "ms"),
+        _row("browser: click Step -> 6 charts redrawn, N=5,000 (max)", max(times), "ms"),
         _checked(
             PLAY_METRIC,
             rate,
@@ -232,6 +236,21 @@ def browser_rows(clicks: int, play_seconds: float) -> list[Row]:
             rate >= PLAY_TARGET,
         ),
     ]
+
+
+def network_build_ms(n_enterprises: int, repeats: int) -> float:
+    """Median ms to build the network view of a new model (snowball sample, induced links,
+    force layout): paid once per model, at page load, Reset and a scenario change."""
+    from sim.model import TechCompetitionModel
+    from sim.viz.network import NetworkView
+
+    model = TechCompetitionModel(scenario=DEFAULT_SCENARIO, rng=1, n_enterprises=n_enterprises)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        NetworkView.build(model)
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
 
 
 def run(quick: bool = False) -> list[Row]:
@@ -260,6 +279,14 @@ def run(quick: bool = False) -> list[Row]:
     )
     large_median, _ = step_render_ms(20_000, clicks, fast=True)
     rows.append(_row("in process: Step + re-render, N=20,000 (median)", large_median, "ms"))
+    for n in (5_000, 20_000):
+        rows.append(
+            _row(
+                f"network view (sample + layout), once per model, N={n:,}",
+                network_build_ms(n, 3 if quick else 7),
+                "ms",
+            )
+        )
     rate = play_rate(5_000, play_seconds)
     rows.append(
         _checked(

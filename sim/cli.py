@@ -1,18 +1,25 @@
 """Command line: ``python -m sim scenarios | schema | run | sweep | figures | suite | calibrate``.
 
 Exit codes: 0 success; 2 bad input (malformed or invalid sweep file, unknown parameter, value
-out of range, unwritable output, unreachable scheduler, bad options), reported as one line on
-stderr; 1 a failure while running; 130 interrupted. Results of a stopped sweep stay marked
-``running`` in their manifest, and re-running the same command resumes them.
+out of range, unwritable or unusable output, unreachable scheduler, bad options), reported as
+one line on stderr; 1 a failure while running; 130 interrupted by SIGINT (Ctrl-C), 143 by
+SIGTERM. Results of a stopped sweep stay marked ``running`` in their manifest, and re-running
+the same command resumes them (the line printed on interruption says so).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
+import os
+import shlex
+import signal
 import sys
+import threading
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -20,6 +27,7 @@ from sim.errors import short_repr
 
 USER_ERROR = 2
 RUN_FAILURE = 1
+INTERRUPTED = {signal.SIGINT: 130, signal.SIGTERM: 143}  # 128 + the signal's number
 
 
 class UserError(Exception):
@@ -79,16 +87,55 @@ def _parse_setting(text: str) -> tuple[str, Any]:
     return key.strip(), parsed["v"]
 
 
+def _checked(check: Callable[[str], Any]) -> Callable[[str], Any]:
+    """An argparse ``type`` from a checker raising a one-line ``ValueError``."""
+
+    def parse(text: str) -> Any:
+        try:
+            return check(text)
+        except ValueError as exc:
+            # the checker's message is "<option> <value>: <allowed>"; argparse names the option
+            allowed = str(exc).partition(": ")[2] or str(exc)
+            raise argparse.ArgumentTypeError(f"{allowed}, got {text!r}") from None
+
+    return parse
+
+
+def _scheduler(text: str) -> str:
+    from sim.experiments.runners import scheduler_address
+
+    return scheduler_address(text)
+
+
+def _seconds(text: str) -> float:
+    from sim.experiments.runners import check_timeout
+
+    return check_timeout(text)
+
+
 def _add_backend_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", choices=("local", "dask"), default="local")
     p.add_argument(
         "--workers", type=_whole_number(1), default=None, help="default: the machine's cores"
     )
-    p.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://h:8786")
     p.add_argument(
-        "--connect-timeout", type=float, default=10.0, help="seconds to reach the scheduler"
+        "--scheduler",
+        type=_checked(_scheduler),
+        default=None,
+        help="Dask scheduler address tcp://HOST:PORT",
     )
-    p.add_argument("--force", action="store_true", help="replace results of another definition")
+    p.add_argument(
+        "--connect-timeout",
+        type=_checked(_seconds),
+        default=10.0,
+        help="seconds to reach the scheduler, handshake included (> 0)",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="start again over results of another definition or model code (files this tool "
+        "did not write are left alone)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar or lines")
 
 
@@ -151,6 +198,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     figures = sub.add_parser("figures", help="draw the figures of a results directory")
     figures.add_argument("directory", type=Path)
+    figures.add_argument(
+        "--no-check",
+        action="store_true",
+        help="skip verifying each chunk's checksum and identity (faster)",
+    )
 
     suite = sub.add_parser("suite", help="every experiment in experiments/, with figures")
     suite.add_argument("--quick", action="store_true", help="the quick variants (make run)")
@@ -202,8 +254,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.set:
         params = params.replace(**dict(args.set))
     if args.out is not None:
-        if args.out.is_dir():
-            raise UserError(f"--out {args.out}: is a directory; expected a Parquet file name")
+        _check_out_file(args.out)
         check_writable(args.out.parent, "--out")
     frame = run_batch(params, [args.rng], args.steps).model.drop(columns="run")
     frame.insert(0, "seed", args.rng)
@@ -214,6 +265,26 @@ def _run(args: argparse.Namespace) -> int:
         write_parquet(args.out, frame)
         print(f"{len(frame)} rows -> {args.out}", file=sys.stderr)
     return 0
+
+
+def _check_out_file(path: Path) -> None:
+    """``run --out``: a new file, or an existing regular file (replaced); never a directory,
+    symlink, FIFO or device (refused, never replaced)."""
+    from sim.errors import is_regular_or_absent
+    from sim.experiments.store import file_kind
+
+    try:
+        if is_regular_or_absent(path):
+            return
+        mode = os.lstat(path).st_mode
+    except OSError:  # a parent that is not a directory: check_writable says so
+        return
+    if Path(path).is_dir() and not Path(path).is_symlink():
+        raise UserError(f"--out {path}: is a directory; expected a Parquet file name")
+    raise UserError(
+        f"--out {path}: is {file_kind(mode)}; expected a new or regular file path (a "
+        "symlink, FIFO or device is never replaced); leave out --out to print the table"
+    )
 
 
 def _sweep(args: argparse.Namespace) -> int:
@@ -228,7 +299,7 @@ def _sweep(args: argparse.Namespace) -> int:
 def _figures(args: argparse.Namespace) -> int:
     from sim.experiments.figures import make_figures
 
-    for path in make_figures(args.directory):
+    for path in make_figures(args.directory, check=not args.no_check):
         print(path)
     return 0
 
@@ -269,25 +340,82 @@ COMMANDS = {
 }
 
 
+@contextmanager
+def _stop_on_signals() -> Iterator[None]:
+    """While the command runs, SIGINT and SIGTERM raise
+    :class:`~sim.experiments.sweep.Interrupted` in the main thread, so the sweep stops its
+    workers and writes its manifest on the way out; a second signal during that clean-up is
+    ignored. The previous handlers are restored afterwards."""
+    from sim.experiments.sweep import Interrupted
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    owner = os.getpid()
+
+    def stop(signum: int, frame: Any) -> None:
+        if os.getpid() != owner:  # a forked worker before it set its own handlers
+            if signum == signal.SIGTERM:
+                os._exit(INTERRUPTED[signal.SIGTERM])
+            return  # SIGINT: the sweep process handles it for the whole group
+        for sig in INTERRUPTED:
+            signal.signal(sig, signal.SIG_IGN)
+        raise Interrupted(signum)
+
+    previous = {sig: signal.signal(sig, stop) for sig in INTERRUPTED}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _stop_children() -> None:
+    """Terminate any worker process still running after an interruption (a pool or a local
+    Dask cluster whose shutdown was itself interrupted)."""
+    from sim.experiments.runners import stop_processes
+
+    stop_processes(multiprocessing.active_children())
+
+
+def _interrupted(signum: int, argv: Sequence[str] | None, command: str | None) -> int:
+    name = signal.Signals(signum).name
+    if command in ("sweep", "suite"):
+        again = "python -m sim " + shlex.join(sys.argv[1:] if argv is None else argv)
+        print(
+            f"interrupted by {name}: the runs finished so far are kept (the sweep stays "
+            f"incomplete); resume with: {again}",
+            file=sys.stderr,
+        )
+    else:
+        print(f"interrupted by {name}", file=sys.stderr)
+    return INTERRUPTED.get(signal.Signals(signum), 128 + signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code."""
     from sim.experiments.runners import BackendError
     from sim.experiments.store import StoreError
-    from sim.experiments.sweep import RunFailed
+    from sim.experiments.sweep import Interrupted, RunFailed
 
     warnings.showwarning = _one_line_warning
+    command = None
     try:
-        args = build_parser().parse_args(argv)
-        return int(COMMANDS[args.command](args))
+        with _stop_on_signals():
+            args = build_parser().parse_args(argv)
+            command = args.command
+            return int(COMMANDS[args.command](args))
     except (UserError, ValueError, StoreError, BackendError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return USER_ERROR
     except RunFailed as exc:
         print(f"error: {exc}", file=sys.stderr)
         return RUN_FAILURE
-    except KeyboardInterrupt:
-        print("interrupted; re-run the same command to resume", file=sys.stderr)
-        return 130
+    except (Interrupted, KeyboardInterrupt) as exc:
+        _stop_children()
+        signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+        return _interrupted(signum, argv, command)
     except Exception as exc:  # a failure while running: one line, not a traceback
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return RUN_FAILURE

@@ -123,15 +123,16 @@ def choose_providers(
         cell = core.segment_of.astype(np.intp) * n_options + choice
         revising |= np.take_along_axis(forced.reshape(runs, -1), cell, axis=-1)
     flat = np.flatnonzero(revising)
-    run_of = flat // n
-    who = flat % n
-    seg = core.segment_of[who].astype(np.intp)
+    run_of = flat // n if runs > 1 else np.zeros(len(flat), np.intp)
+    seg = core.segment_of[flat % n if runs > 1 else flat].astype(np.intp)
     old = choice.ravel()[flat].astype(np.intp)
+    row = (run_of * n_segments + seg) * n_options + old  # row of (R, S, K, K) as (-1, K)
     if personal is None:
-        rows = cdf(transition_from(utilities))[run_of, seg, old]  # (M, K)
+        rows = cdf(transition_from(utilities)).reshape(-1, n_options)[row]  # (M, K)
         new = inverse_cdf(rows, u_option.ravel()[flat])
     else:
-        utility = utilities[run_of, seg, old] + personal.adjustment(core, flat, seg, choice)
+        utility = utilities.reshape(-1, n_options)[row]
+        utility += personal.adjustment(core, flat, seg, choice)
         cumulative = np.exp(utility - row_max(utility)[:, None])
         for k in range(1, n_options):  # cumulative sums, column by column (short axis)
             cumulative[:, k] += cumulative[:, k - 1]
@@ -163,8 +164,11 @@ class Personal:
     option kinds of :data:`sim.params.TASTE_KINDS` and the network (neighbours' spend shares),
     added as ``mu_s (e_i,kind(j) + beta_peer x_ij)``."""
 
-    def __init__(self, taste: Float | None, graph: Graph | None, size: Float) -> None:
+    def __init__(
+        self, taste: Float | None, graph: Graph | None, size: Float, taste_kind: NDArray[np.intp]
+    ) -> None:
         self.taste = taste
+        self.taste_kind = taste_kind
         self.graph = graph
         self.weight = size.ravel()
 
@@ -181,7 +185,7 @@ class Personal:
         else:
             extra = np.zeros((len(flat), n_options))
         if self.taste is not None:
-            extra[:, :-1] += self.taste[flat][:, core.taste_kind]
+            extra[:, :-1] += self.taste[flat][:, self.taste_kind]
         extra *= core.mu[seg][:, None]
         return extra
 

@@ -311,17 +311,14 @@ def draw_population(core: Core, rngs: RandomSource, runs: int) -> Population:
 
         net = p.network
         generators = [rngs] if isinstance(rngs, np.random.Generator) else list(rngs)
-        graph = network.stack(
-            [
-                network.build(
-                    net.kind, n, net.mean_degree, net.clustering, net.homophily, seg_of, g
-                )
-                for g in generators
-            ]
-        )
+        built = [
+            network.build(net.kind, n, net.mean_degree, net.clustering, net.homophily, seg_of, g)
+            for g in generators
+        ]
+        graph = network.stack([g for g in built if g is not None])
     personal = None
     if taste is not None or core.flags.peers:
-        personal = dynamics.Personal(taste, graph, size)
+        personal = dynamics.Personal(taste, graph, size, core.taste_kind)
     unit = bool(np.all(size == 1.0))
     agreement = None
     if graph is not None:

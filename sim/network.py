@@ -986,7 +986,7 @@ def neighbour_shares(
         raise ValueError(f"choice: a neighbour's option lies outside [0, {n_options})")
     weights = np.asarray(weight, dtype=np.float64)[neighbour]
     flat = np.bincount(row * n_options + option, weights=weights, minlength=nodes.size * n_options)
-    sums: Float = flat.reshape(out_shape)
+    sums: Float = flat.astype(np.float64, copy=False).reshape(out_shape)
     # each row's total weight, by row (a short-axis sum of ``sums`` is several times slower)
     norm = np.bincount(row, weights=weights, minlength=nodes.size)
     scale = np.divide(1.0, norm, out=np.zeros_like(norm), where=norm > 0)

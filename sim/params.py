@@ -925,7 +925,8 @@ class Params(Frozen):
         low=0.0,
         high=1.0,
         unit="fraction of marginal cost",
-        meaning="share of marginal cost the state covers: price floor (1 - s) x marginal cost / margin",
+        meaning="share of marginal cost the state covers: price floor (1 - s) x marginal cost "
+        "/ margin",
         source="assumption",
     )
     # --- structure ---

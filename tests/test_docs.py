@@ -23,7 +23,7 @@ import pytest
 
 from sim.engine import MODEL_COLUMNS, PROVIDER_COLUMNS
 from sim.experiments.spec import Dimension, SweepSpec
-from sim.params import Provider, list_scenarios, load_scenario, parameter_table
+from sim.params import Provider, Segment, list_scenarios, load_scenario, parameter_table
 from sim.schema import FieldDoc, describe
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,7 +58,10 @@ def toml_literal(value: Any) -> str:
 
 
 def parse_literal(cell: str) -> Any:
-    """Inverse of :func:`toml_literal` for a cell written as `` `literal` ``."""
+    """Inverse of :func:`toml_literal` for a cell written as `` `literal` `` (:data:`UNSET` is
+    ``None``, an optional field left unset)."""
+    if cell.strip() == UNSET:
+        return None
     text = cell.strip().strip("`")
     return tomllib.loads(f"v = {text}")["v"]
 
@@ -315,9 +318,9 @@ def test_seed_provider_table_matches_seed_scenario(odd: str) -> None:
     assert [code_name(r[0]) for r in rows] == [p.name for p in seed]
     for row, provider in zip(rows, seed, strict=True):
         for field_name, cell in zip(fields, row[1:-1], strict=True):
-            assert parse_literal(cell) == getattr(provider, field_name), (
-                f"{provider.name}.{field_name}: documented {cell!r}"
-            )
+            value = getattr(provider, field_name)
+            value = list(value) if isinstance(value, tuple) else value
+            assert parse_literal(cell) == value, f"{provider.name}.{field_name}: documented {cell!r}"
         assert row[-1], f"{provider.name}: no rationale"
     # every field a seed provider sets away from its default is a column
     defaults = Provider.model_fields
@@ -328,6 +331,63 @@ def test_seed_provider_table_matches_seed_scenario(odd: str) -> None:
         if name != "name" and getattr(p, name) != defaults[name].default
     }
     assert differing <= set(fields), f"undocumented seed values: {differing - set(fields)}"
+
+
+def test_seed_segment_table_matches_seed_scenario(odd: str) -> None:
+    """Every segment of the seed is documented with each field it sets and a rationale; an
+    unset behavioural field (which takes the scalar of the same name) is written unset."""
+    found = [(h, b) for h, b in markdown_tables(odd) if h[:2] == ("segment", "share")]
+    assert len(found) == 1, f"expected one segment table, found {len(found)}"
+    header, rows = found[0]
+    fields = header[1:-1]
+    assert header[-1] == "rationale"
+    assert set(fields) <= set(Segment.model_fields), "every column is a Segment field"
+    segments = load_scenario("seed").segments
+    assert [code_name(r[0]) for r in rows] == [s.name for s in segments]
+    for row, segment in zip(rows, segments, strict=True):
+        for field_name, cell in zip(fields, row[1:-1], strict=True):
+            value = getattr(segment, field_name)
+            value = list(value) if isinstance(value, tuple) else value
+            assert parse_literal(cell) == value, f"{segment.name}.{field_name}: documented {cell!r}"
+        assert row[-1], f"{segment.name}: no rationale"
+    defaults = Segment.model_fields
+    differing = {
+        name
+        for s in segments
+        for name in Segment.model_fields
+        if name != "name" and getattr(s, name) != defaults[name].default
+    }
+    assert differing <= set(fields), f"undocumented seed values: {differing - set(fields)}"
+
+
+def test_seed_scalar_table_matches_both_scenarios(odd: str) -> None:
+    """The seed's scalar (and network) settings beside classic's, each with a rationale, and
+    every scalar in which the two differ is listed."""
+    rows = table_with_header(odd, "parameter", "seed", "classic", "rationale")
+    seed, classic = load_scenario("seed"), load_scenario("classic")
+
+    def value(params: Any, name: str) -> Any:
+        if name.startswith("network."):
+            return getattr(params.network, name.removeprefix("network."))
+        return getattr(params, name)
+
+    listed = set()
+    for row in rows:
+        name = code_name(row[0])
+        listed.add(name)
+        assert parse_literal(row[1]) == value(seed, name), f"{name}: seed value"
+        assert parse_literal(row[2]) == value(classic, name), f"{name}: classic value"
+        assert row[3], f"{name}: no rationale"
+    scalars = [n for n in seed.model_fields if n not in ("providers", "segments", "events")]
+    differing = {
+        n for n in scalars if n != "network" and getattr(seed, n) != getattr(classic, n)
+    } | {
+        f"network.{n}"
+        for n in type(seed.network).model_fields
+        if getattr(seed.network, n) != getattr(classic.network, n)
+    }
+    differing -= {"description"}
+    assert differing <= listed, f"undocumented seed scalars: {differing - listed}"
 
 
 # ---------------------------------------------------------------------------------------------

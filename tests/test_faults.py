@@ -19,6 +19,12 @@ checksums and frames) with an uninterrupted serial run of the same sweep file:
   writes, so the failure is injected in-process into the store's atomic write: half the bytes
   reach the temporary file, then ``OSError(ENOSPC)``, as a full disk does.
 
+* the sweep asked to stop: SIGTERM to the sweep process alone, or SIGINT to its whole process
+  group (what Ctrl-C on a terminal does), on 2 local workers: exit code 143 or 130, one line
+  saying how to resume, no pool worker left running, the manifest still ``running``; the
+  command the line gives resumes to the uninterrupted result;
+* ``--scheduler`` pointing at a Dask worker instead of the scheduler: one line, exit code 2.
+
 Determinism: the same root seed gives byte-identical chunks when run twice, with 1 or 3 local
 workers and on a 3-worker Dask cluster (``tests/test_experiments_runner.py`` covers serial,
 2 local workers and 2 Dask workers on frames).
@@ -29,6 +35,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -40,6 +47,7 @@ from typing import Any
 import distributed
 import numpy as np
 import pandas as pd
+import psutil
 import pyarrow.parquet as pq
 import pytest
 
@@ -209,6 +217,85 @@ def test_dask_worker_killed_mid_sweep_loses_nothing(
     assert proc.wait(timeout=120) == 0, proc.stderr.read() if proc.stderr else ""
     assert victim not in client.run(os.getpid).values()
     assert_same_result(out, baseline)
+
+
+def test_dask_worker_address_is_not_a_scheduler(
+    sweep_file: Path, tmp_path: Path, dask_cluster: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, client = dask_cluster
+    worker = sorted(client.scheduler_info()["workers"])[0]
+    out = tmp_path / "faults"
+    argv = ["sweep", str(sweep_file), "--out", str(out), "--backend", "dask"]
+    code = cli.main([*argv, "--scheduler", worker, "--connect-timeout", "5", "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err
+    assert f"--scheduler {worker}: not a Dask scheduler (a Dask Worker answered)" in err, err
+    assert not out.exists()
+
+
+# ---- stopped by a signal ----------------------------------------------------------------------
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+@pytest.mark.parametrize(
+    ("how", "exit_code"),
+    [
+        pytest.param("sigterm-to-the-sweep", 143, id="sigterm-to-the-sweep"),
+        pytest.param("sigint-to-the-group", 130, id="sigint-to-the-group"),
+    ],
+)
+def test_signal_stops_the_pool_workers_and_the_sweep_resumes(
+    how: str, exit_code: int, sweep_file: Path, baseline: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "faults"
+    proc = start_sweep(sweep_file, out, "--workers", "2")
+    wait_for_chunks(proc, out, 2, limit=60)
+    deadline = time.monotonic() + 10
+    while len(workers := psutil.Process(proc.pid).children(recursive=True)) < 2:
+        assert time.monotonic() < deadline, "no pool workers seen"
+        time.sleep(POLL_SECONDS)
+    pids = [w.pid for w in workers]
+    if how == "sigterm-to-the-sweep":
+        os.kill(proc.pid, signal.SIGTERM)  # the sweep alone: its workers must be stopped by it
+    else:
+        os.killpg(proc.pid, signal.SIGINT)  # the whole group, as Ctrl-C on a terminal
+    assert proc.wait(timeout=30) == exit_code
+    err = proc.stderr.read() if proc.stderr else ""
+    stopped_at = chunk_count(out)
+    assert stopped_at < N_UNITS, "the signal must land mid-sweep"
+    lines = err.strip().splitlines()
+    name = "SIGTERM" if exit_code == 143 else "SIGINT"
+    assert len(lines) == 1 and lines[0].startswith(f"interrupted by {name}"), err
+    assert "resume with: python -m sim sweep" in lines[0], err
+    deadline = time.monotonic() + 5
+    while [p for p in pids if _alive(p)] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [p for p in pids if _alive(p)], "pool workers left running"
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["status"] == "running"
+    assert manifest["invocations"][-1]["outcome"] == "interrupted"
+    assert not list((out / "chunks").glob(".tmp-*"))
+    for chunk in (out / "chunks").glob("*.parquet"):
+        assert store_module.sha256_file(chunk) == checksums(baseline)[chunk.name]
+    if how == "sigterm-to-the-sweep":  # the printed command resumes the sweep
+        command = shlex.split(lines[0].split("resume with: ", 1)[1])
+        assert command[:3] == ["python", "-m", "sim"]
+        resumed = subprocess.run(
+            [PYTHON, *command[1:]],
+            env=subprocess_env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert resumed.returncode == 0, resumed.stderr
+        assert f"({N_UNITS - stopped_at} new)" in resumed.stderr, resumed.stderr
+        assert_same_result(out, baseline)
 
 
 # ---- damaged chunks -----------------------------------------------------------------------

@@ -31,7 +31,7 @@ from matplotlib.patches import Patch
 from sim.experiments.runners import provider_column
 from sim.experiments.samplers import salib_problem
 from sim.experiments.spec import SweepSpec, spec_from_definition
-from sim.experiments.store import atomic_write_bytes, read_chunks, read_manifest
+from sim.experiments.store import StoreError, atomic_write_bytes, read_chunks, results_manifest
 from sim.phases import PHASE_COLOURS, PHASES, channel_allowing, classify
 
 FIGURES = "figures"
@@ -327,14 +327,21 @@ DRAW = {
 }
 
 
-def make_figures(directory: str | Path) -> list[Path]:
-    """Draw the figures of a complete results directory; returns the files written."""
+def make_figures(directory: str | Path, *, check: bool = True) -> list[Path]:
+    """Draw the figures of a complete results directory; returns the files written.
+
+    Every chunk's checksum and identity are verified first (``check=False`` skips that);
+    a directory that is not a complete, readable result is a one-line :class:`StoreError`."""
     directory = Path(directory)
-    manifest = read_manifest(directory)
-    if manifest is None:
-        raise ValueError(f"{directory}: no manifest.json; not a results directory")
+    manifest = results_manifest(directory)
     if manifest.get("status") != "complete":
-        raise ValueError(f"{directory}: sweep not complete; re-run the sweep command to finish it")
-    spec = spec_from_definition(manifest["definition"])
-    frame = read_chunks(directory, manifest)
+        raise StoreError(f"{directory}: sweep not complete; re-run the sweep command to finish it")
+    try:
+        spec = spec_from_definition(manifest["definition"])
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise StoreError(
+            f"{directory / 'manifest.json'}: definition is not a valid sweep ({reason})"
+        ) from None
+    frame = read_chunks(directory, manifest, check=check)
     return DRAW[spec.kind](frame, spec, directory / FIGURES)

@@ -5,8 +5,9 @@ validation range ``[low, high]`` (:func:`sim.params.field_doc`) intersected with
 display window: a slider from 0 to 10^6 cannot be moved by hand, so fields whose valid range is
 unbounded in practice get a narrower window, stated once in :data:`LEVERS`. The window is
 widened to take in the scenario's own value, and it is never allowed to leave the valid range,
-so any value a slider can produce passes ``Params`` validation. Choice fields (decision rules)
-list exactly the ``choices`` of their metadata.
+so any value a slider can produce passes ``Params`` validation. Choice fields (decision rules,
+the price rule, export controls) list exactly the ``choices`` of their metadata. Each slider's
+label carries its current value (:func:`value_text`, as many decimals as its step needs).
 
 Controls start at the selected scenario's values, so a scenario is shown as it is defined;
 moving a control overrides that one field when the model is rebuilt (Reset).
@@ -43,13 +44,24 @@ LEVERS: tuple[Lever, ...] = (
     Lever("learning_rate", "Domestic learning rate (1/step)", None),
     Lever("rival_subsidy", "Rival subsidy (1/step)", (0.0, 0.1)),
     Lever("firm_rationality", "Firms' logit rationality (1/($M/step))", (0.0, 10.0)),
+    # the mechanisms of the second version: network, diffusion, compute, open weights, prices
+    Lever("peer_effect", "Peer effect (quality per neighbour share)", (0.0, 1.0)),
+    Lever("diffusion_rate", "Diffusion rate (1/step)", (0.0, 0.2)),
+    Lever("compute_effect", "Compute effect (1/step per relative compute)", None),
+    Lever("export_control_strength", "Export control strength (fraction blocked)", None),
+    Lever("open_release_rate", "Rival open release rate (1/step)", (0.0, 0.5)),
+    Lever("price_subsidy", "Price subsidy (fraction of marginal cost)", None),
 )
 
-RULE_FIELDS: tuple[tuple[str, str], ...] = (
+CHOICES: tuple[tuple[str, str], ...] = (
     ("firm_rule", "Rule of foreign providers"),
     ("home_rule", "Rule of the home government"),
     ("rival_rule", "Rule of the rival government"),
+    ("price_rule", "Domestic price rule"),
+    ("home_controls", "Compute export controls at month 0"),
 )
+"""Choice fields shown as pickers: (``Params`` field, label); the options are the field's
+``choices``."""
 
 SEED_RANGE = (0, 999)
 DEFAULT_SEED = 42
@@ -75,13 +87,22 @@ def slider_range(lever: Lever, value: float) -> tuple[float, float, float]:
     return shown_low, shown_high, (shown_high - shown_low) / lever.steps
 
 
+def value_text(value: float, step: float) -> str:
+    """``value`` as a slider shows it: as many decimals as ``step`` needs (0.01: two, 0.002:
+    three, 1 or more: none), thousands separated (``5,000``)."""
+    if not (math.isfinite(step) and step > 0):
+        raise ValueError(f"step={step!r}: expected a positive number")
+    decimals = max(0, math.ceil(-math.log10(step) - 1e-9))
+    return f"{value:,.{decimals}f}"
+
+
 def _is_int_field(name: str) -> bool:
     return field_doc(name).kind == "whole"
 
 
 def model_params(scenario: str = DEFAULT_SCENARIO) -> dict[str, Any]:
     """Mesa ``model_params`` for ``TechCompetitionModel``: ``scenario`` fixed, the random seed,
-    the levers and the rules, each starting at the scenario's value."""
+    the levers and the choices, each starting at the scenario's value."""
     params = load_scenario(scenario)
     out: dict[str, Any] = {
         "scenario": scenario,
@@ -115,7 +136,7 @@ def model_params(scenario: str = DEFAULT_SCENARIO) -> dict[str, Any]:
                 "max": high,
                 "step": step,
             }
-    for name, label in RULE_FIELDS:
+    for name, label in CHOICES:
         out[name] = {
             "type": "Select",
             "label": label,

@@ -70,12 +70,20 @@ def running_server(log_path: Path, timeout_s: float = 90.0) -> Iterator[str]:
     """
     port = free_loopback_port()
     url = f"http://{LOOPBACK}:{port}/"
-    env = {**os.environ, "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False", "MPLBACKEND": "Agg"}
+    root = APP.parents[2]
+    # this checkout's `sim` first: an editable install may point at another checkout
+    path = os.pathsep.join(p for p in (str(root), os.environ.get("PYTHONPATH", "")) if p)
+    env = {
+        **os.environ,
+        "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False",
+        "MPLBACKEND": "Agg",
+        "PYTHONPATH": path,
+    }
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
             solara_command(port),
-            cwd=APP.parents[2],
+            cwd=root,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
