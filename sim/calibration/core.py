@@ -938,13 +938,25 @@ def _sampler_class(base: type) -> type:
     return _Batch
 
 
+def _close_descriptors(fds: tuple[int, ...]) -> None:
+    """In a forked worker: close what must die with the parent (its lock)."""
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+
 @contextlib.contextmanager
 def mapper(
-    backend: str, workers: int, scheduler: str | None = None, connect_timeout: float = 10.0
+    backend: str,
+    workers: int,
+    scheduler: str | None = None,
+    connect_timeout: float = 10.0,
+    close: tuple[int, ...] = (),
 ) -> Iterator[Mapper]:
     """A ``map`` over tasks: in this process (``local``, one worker), a process pool
-    (``local``) or a Dask cluster (``dask``: ``scheduler``, or a ``LocalCluster`` of
-    ``workers`` single-threaded processes)."""
+    (``local``; forked workers close the descriptors ``close``, the directory's lock) or a
+    Dask cluster (``dask``: ``scheduler``, or a ``LocalCluster`` of ``workers``
+    single-threaded processes)."""
     from sim.experiments.runners import BackendError
 
     if backend == "local" and workers == 1:
@@ -952,7 +964,12 @@ def mapper(
         return
     if backend == "local":
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-        pool = futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method))
+        pool = futures.ProcessPoolExecutor(
+            workers,
+            mp_context=multiprocessing.get_context(method),
+            initializer=_close_descriptors,
+            initargs=(close,),
+        )
         try:
             yield lambda fn, tasks: list(pool.map(fn, tasks))
         finally:
@@ -997,24 +1014,19 @@ def mapper(
 
 # ---- provenance ----------------------------------------------------------------------------
 
-_CODE_EXCLUDED = ("viz", "validation", "cli.py", "__main__.py")
-
 
 @cache
 def code_fingerprint() -> str:
-    """sha256 of the package's Python sources (the model and this module; not the viz, the
-    validation report or the command line) and pyabc's version: what a resumed calibration
+    """The store's fingerprint of the model code (:func:`sim.experiments.provenance.
+    code_fingerprint`: every source and scenario of the package and the versions of the
+    packages that change results) joined with pyabc's version: what a resumed calibration
     must run with."""
     import pyabc
 
-    root = Path(__file__).resolve().parent
-    digest = hashlib.sha256(f"pyabc {pyabc.__version__}\n".encode())
-    for path in sorted(root.rglob("*.py")):
-        relative = path.relative_to(root)
-        if relative.parts[0] in _CODE_EXCLUDED:
-            continue
-        digest.update(str(relative).encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
+    from sim.experiments import provenance
+
+    text = f"{provenance.code_fingerprint()}\0pyabc=={pyabc.__version__}"
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 class CalibrationError(Exception):
@@ -1038,20 +1050,35 @@ class CalibrationResult:
         )
 
 
+def _read_manifest(directory: Path) -> dict[str, Any] | None:
+    """A calibration's ``manifest.json`` (None when there is none); :class:`StoreError` when
+    it is not a JSON object with the fields a calibration's manifest has."""
+    from sim.experiments.store import StoreError
+
+    path = directory / MANIFEST
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise StoreError(f"{path}: unreadable manifest ({exc})") from None
+    if not isinstance(data, dict):
+        raise StoreError(f"{path}: unreadable manifest (not a JSON object)")
+    return data
+
+
 def _open_directory(spec: CalibrationSpec, directory: Path, force: bool) -> dict[str, Any] | None:
     """The manifest of a resumable run of ``spec`` in ``directory`` (None: start afresh).
-    Refuses another definition or code version unless ``force`` (which clears them)."""
-    from sim.experiments.store import StoreError, check_writable, read_manifest
+    Refuses another definition, another code version or a directory that holds something
+    else unless ``force`` (which clears what a calibration writes, nothing else)."""
+    from sim.experiments.store import StoreError
 
-    check_writable(directory, "--out")
-    existing = read_manifest(directory) if directory.is_dir() else None
+    existing = _read_manifest(directory) if directory.is_dir() else None
     database = directory / DATABASE
+    hint = "use another --out, or --force to start again"
     if existing is None:
         if database.exists() and not force:
-            raise StoreError(
-                f"--out {directory}: holds {DATABASE} without a {MANIFEST}; use another "
-                "directory or --force to replace it"
-            )
+            raise StoreError(f"--out {directory}: holds {DATABASE} without a {MANIFEST}; {hint}")
         return None
     reasons = []
     if existing.get("kind") != "calibration":
@@ -1061,13 +1088,38 @@ def _open_directory(spec: CalibrationSpec, directory: Path, force: bool) -> dict
     elif existing.get("code_sha256") != code_fingerprint():
         reasons.append("a calibration run with another version of the code")
     if reasons:
-        if not force:
-            raise StoreError(
-                f"--out {directory}: holds {reasons[0]}; use another directory or --force to "
-                "replace it"
-            )
+        if not force or existing.get("kind") != "calibration":
+            raise StoreError(f"--out {directory}: holds {reasons[0]}; {hint}")
         return None
     return existing
+
+
+@contextlib.contextmanager
+def _locked(directory: Path) -> Iterator[int]:
+    """One writer per directory, as the store has it: an exclusive ``flock`` on
+    ``<directory>/.lock`` held to the end (the kernel drops it when the process exits, however
+    it exits); a second calibration on a locked directory is refused, naming the holder.
+    Yields the lock's descriptor (forked workers close it)."""
+    import errno
+    import fcntl
+
+    from sim.experiments.store import LOCK, StoreError, _lock_holder
+
+    fd = os.open(directory / LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        holder = _lock_holder(fd) if exc.errno in (errno.EAGAIN, errno.EACCES) else None
+        os.close(fd)
+        who = f"PID {holder}" if holder else "another process"
+        raise StoreError(
+            f"--out {directory}: in use by another calibration ({who} holds its lock); wait "
+            "for it to finish, stop it, or use another --out"
+        ) from None
+    try:
+        yield fd
+    finally:
+        os.close(fd)
 
 
 def _clear(directory: Path) -> None:
@@ -1086,7 +1138,7 @@ def _write_manifest(directory: Path, manifest: dict[str, Any]) -> None:
 def _environment() -> dict[str, Any]:
     import pyabc
 
-    from sim.experiments.store import environment
+    from sim.experiments.provenance import environment
 
     return {**environment(), "pyabc": pyabc.__version__}
 
@@ -1163,83 +1215,89 @@ def run_calibration(
     import pyabc
 
     from sim.experiments import runners
+    from sim.experiments.store import check_writable
 
     started = time.monotonic()
     cpu_started = _cpu_seconds()
     runners.check_options(backend, workers, scheduler)
     directory = Path(directory)
-    existing = _open_directory(spec, directory, force)
+    check_writable(directory, "--out")
     n_workers = workers or runners.default_workers()
     database = directory / DATABASE
+    directory.mkdir(parents=True, exist_ok=True)
     db_url = f"sqlite:///{database.resolve()}"
-    with mapper(backend, n_workers, scheduler, connect_timeout) as map_, _quiet_pyabc():
-        directory.mkdir(parents=True, exist_ok=True)
-        if existing is None:
-            _clear(directory)
-        manifest = _begin_manifest(spec, existing, backend, n_workers)
-        manifest["invocations"][-1]["load_average_at_start"] = [
-            round(x, 2) for x in os.getloadavg()
-        ]
-        if manifest["status"] == "complete" and _outputs_intact(directory, manifest):
-            manifest["invocations"].pop()
-            if progress:
-                print(f"{spec.name}: already complete in {directory}", file=sys.stderr)
-            return CalibrationResult(
-                spec.name,
-                directory,
-                len(manifest["generations"]),
-                sum(g["evaluations"] for g in manifest["generations"]),
-                0.0,
-                len(manifest["generations"]),
-            )
-        _write_manifest(directory, manifest)
-        sampler = BatchSampler(
-            spec.root_seed, spec.schedule.round_size, map_, n_workers, progress
-        ).impl
-        stored = -1
-        if existing is not None and database.exists() and pyabc.History(db_url).all_runs():
-            stored = pyabc.History(db_url, _id=1).max_t
-        abc = _abc(spec, sampler, resuming=stored >= 0)
-        if existing is not None and database.exists() and pyabc.History(db_url).all_runs():
-            abc.load(db_url, 1)
-            done = abc.history.max_t + 1
-        else:
-            database.unlink(missing_ok=True)
-            abc.new(db_url, observed_statistics(spec))
-            done = 0
-        remaining = spec.schedule.generations - done
-        if stop_after is not None:
-            remaining = min(remaining, stop_after)
-        if remaining > 0 and manifest["status"] != "complete":
-            _announce(progress, spec, done)
-            with warnings.catch_warnings():
-                # generation 0's epsilon is infinite: pyabc's check of its change computes
-                # inf - inf
-                warnings.filterwarnings("ignore", "invalid value encountered", RuntimeWarning)
-                abc.run(
-                    minimum_epsilon=spec.schedule.min_epsilon,
-                    max_nr_populations=remaining,
-                    min_acceptance_rate=spec.schedule.min_acceptance,
+    with _locked(directory) as lock_fd:
+        existing = _open_directory(spec, directory, force)
+        with (
+            mapper(backend, n_workers, scheduler, connect_timeout, close=(lock_fd,)) as map_,
+            _quiet_pyabc(),
+        ):
+            if existing is None:
+                _clear(directory)
+            manifest = _begin_manifest(spec, existing, backend, n_workers)
+            manifest["invocations"][-1]["load_average_at_start"] = [
+                round(x, 2) for x in os.getloadavg()
+            ]
+            if manifest["status"] == "complete" and _outputs_intact(directory, manifest):
+                manifest["invocations"].pop()
+                if progress:
+                    print(f"{spec.name}: already complete in {directory}", file=sys.stderr)
+                return CalibrationResult(
+                    spec.name,
+                    directory,
+                    len(manifest["generations"]),
+                    sum(g["evaluations"] for g in manifest["generations"]),
+                    0.0,
+                    len(manifest["generations"]),
                 )
-        generations = _history_generations(abc.history)
-        ran = len(generations) - done
-        manifest["generations"] = generations
-        manifest["invocations"][-1]["resumed_after_generation"] = done - 1
-        manifest["invocations"][-1]["generations_run"] = ran
-        # finished: every generation done, or pyabc stopped early (epsilon or acceptance)
-        finished = len(generations) >= spec.schedule.generations or ran < remaining
-        if manifest["status"] == "complete" or (finished and generations):
-            posterior = posterior_frame(spec, abc.history)
-            _write_outputs(spec, directory, posterior, map_, manifest)
-            manifest["status"] = "complete"
-            manifest["finished"] = _now()
-        elapsed = time.monotonic() - started
-        manifest["invocations"][-1]["elapsed_seconds"] = round(elapsed, 3)
+            _write_manifest(directory, manifest)
+            sampler = BatchSampler(
+                spec.root_seed, spec.schedule.round_size, map_, n_workers, progress
+            ).impl
+            stored = -1
+            if existing is not None and database.exists() and pyabc.History(db_url).all_runs():
+                stored = pyabc.History(db_url, _id=1).max_t
+            abc = _abc(spec, sampler, resuming=stored >= 0)
+            if existing is not None and database.exists() and pyabc.History(db_url).all_runs():
+                abc.load(db_url, 1)
+                done = abc.history.max_t + 1
+            else:
+                database.unlink(missing_ok=True)
+                abc.new(db_url, observed_statistics(spec))
+                done = 0
+            remaining = spec.schedule.generations - done
+            if stop_after is not None:
+                remaining = min(remaining, stop_after)
+            if remaining > 0 and manifest["status"] != "complete":
+                _announce(progress, spec, done)
+                with warnings.catch_warnings():
+                    # generation 0's epsilon is infinite: pyabc's check of its change computes
+                    # inf - inf
+                    warnings.filterwarnings("ignore", "invalid value encountered", RuntimeWarning)
+                    abc.run(
+                        minimum_epsilon=spec.schedule.min_epsilon,
+                        max_nr_populations=remaining,
+                        min_acceptance_rate=spec.schedule.min_acceptance,
+                    )
+            generations = _history_generations(abc.history)
+            ran = len(generations) - done
+            manifest["generations"] = generations
+            manifest["invocations"][-1]["resumed_after_generation"] = done - 1
+            manifest["invocations"][-1]["generations_run"] = ran
+            # finished: every generation done, or pyabc stopped early (epsilon or acceptance)
+            finished = len(generations) >= spec.schedule.generations or ran < remaining
+            if manifest["status"] == "complete" or (finished and generations):
+                posterior = posterior_frame(spec, abc.history)
+                _write_outputs(spec, directory, posterior, map_, manifest)
+                manifest["status"] = "complete"
+                manifest["finished"] = _now()
+            elapsed = time.monotonic() - started
+            manifest["invocations"][-1]["elapsed_seconds"] = round(elapsed, 3)
+            _write_manifest(directory, manifest)
+        # after the pool's workers are reaped: their CPU time counts among the children's
+        manifest["invocations"][-1]["cpu_seconds"] = round(_cpu_seconds() - cpu_started, 3)
+        manifest["invocations"][-1]["load_average"] = [round(x, 2) for x in os.getloadavg()]
         _write_manifest(directory, manifest)
-    # after the pool's workers are reaped: their CPU time counts among the children's
-    manifest["invocations"][-1]["cpu_seconds"] = round(_cpu_seconds() - cpu_started, 3)
-    manifest["invocations"][-1]["load_average"] = [round(x, 2) for x in os.getloadavg()]
-    _write_manifest(directory, manifest)
     evaluations = sum(g["evaluations"] for g in manifest["generations"])
     return CalibrationResult(
         spec.name, directory, len(manifest["generations"]), evaluations, elapsed, done
