@@ -24,57 +24,58 @@ def _pyplot() -> Any:
 
 def posterior_figure(spec: CalibrationSpec, posterior: pd.DataFrame, path: Path) -> Path:
     """Pairwise posterior plot: weighted histograms on the diagonal, particles below it
-    (darker: larger weight), every axis over the prior's range (log axes for log priors)."""
+    (darker: larger weight), every axis over the prior's range; a log-uniform prior's
+    parameter is shown as its base-10 logarithm."""
     plt = _pyplot()
     names = list(spec.parameter_names)
     priors = dict(spec.priors)
     n = len(names)
-    size = max(6.0, 1.45 * n)
+    size = max(6.0, 1.3 * n)
     fig, axes = plt.subplots(n, n, figsize=(size, size), squeeze=False)
     w = posterior["weight"].to_numpy(dtype=float)
     alpha = 0.15 + 0.85 * w / max(w.max(), 1e-300)
     colours = np.zeros((len(w), 4))
     colours[:, 2] = 0.55
     colours[:, 3] = alpha
+
+    def shown(name: str) -> tuple[np.ndarray, tuple[float, float], str]:
+        prior = priors[name]
+        x = posterior[name].to_numpy(dtype=float)
+        if prior.scale == "log":
+            return np.log10(x), (np.log10(prior.low), np.log10(prior.high)), f"log10 {name}"
+        return x, (prior.low, prior.high), name
+
     for i, row_name in enumerate(names):
+        y, ylim, ylabel = shown(row_name)
         for j, col_name in enumerate(names):
             ax = axes[i, j]
             if j > i:
                 ax.set_visible(False)
                 continue
-            px = priors[col_name]
-            x = posterior[col_name].to_numpy(dtype=float)
+            x, xlim, xlabel = shown(col_name)
             if i == j:
-                if px.scale == "log":
-                    bins = np.geomspace(px.low, px.high, 21)
-                    ax.set_xscale("log")
-                else:
-                    bins = np.linspace(px.low, px.high, 21)
-                ax.hist(x, bins=bins, weights=w, color="C0", alpha=0.8)
+                ax.hist(x, bins=np.linspace(*xlim, 21), weights=w, color="C0", alpha=0.8)
                 ax.set_yticks([])
             else:
-                py = priors[row_name]
-                ax.scatter(x, posterior[row_name].to_numpy(dtype=float), s=3, c=colours, lw=0)
-                if px.scale == "log":
-                    ax.set_xscale("log")
-                if py.scale == "log":
-                    ax.set_yscale("log")
-                ax.set_ylim(py.low, py.high)
-            ax.set_xlim(px.low, px.high)
-            ax.tick_params(labelsize=5)
+                ax.scatter(x, y, s=2, c=colours, lw=0)
+                ax.set_ylim(*ylim)
+            ax.set_xlim(*xlim)
+            ax.tick_params(labelsize=5, length=2, pad=1)
+            ax.locator_params(nbins=3)
             if i == n - 1:
-                ax.set_xlabel(col_name, fontsize=6)
+                ax.set_xlabel(xlabel, fontsize=6)
             else:
                 ax.set_xticklabels([])
             if j == 0 and i > 0:
-                ax.set_ylabel(row_name, fontsize=6)
+                ax.set_ylabel(ylabel, fontsize=6)
             elif j > 0:
                 ax.set_yticklabels([])
     fig.suptitle(
-        f"Posterior of {spec.name}: {len(posterior)} particles (axes: prior ranges)", fontsize=9
+        f"Posterior of {spec.name}: {len(posterior)} particles; axes span the priors",
+        fontsize=10,
     )
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
+    fig.subplots_adjust(left=0.07, right=0.99, bottom=0.06, top=0.96, wspace=0.1, hspace=0.1)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
 
