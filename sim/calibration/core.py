@@ -721,6 +721,17 @@ def _from_file(data: Mapping[str, Any], *, name: str, quick: bool, origin: str) 
         raise
 
 
+def is_calibration_file(path: str | Path) -> bool:
+    """Whether ``path`` is a calibration file (it has a ``[priors]`` table) rather than a
+    sweep file: the two kinds share ``experiments/``. A file that cannot be read is not
+    one (its reader reports why)."""
+    try:
+        data = read_toml(path, "calibration file")
+    except InputError:
+        return False
+    return isinstance(data.get("priors"), Mapping)
+
+
 def load_calibration(path: str | Path, *, quick: bool = False) -> CalibrationSpec:
     """Read and validate a calibration file (``quick=True``: its ``[quick]`` variant)."""
     path = Path(path)
