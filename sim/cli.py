@@ -188,6 +188,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="seed of the run's generator",
     )
     run.add_argument("--out", type=Path, default=None, help="Parquet file (default: print)")
+    run.add_argument(
+        "--providers",
+        action="store_true",
+        help="also write the per-provider and per-segment frames beside --out: "
+        "NAME.providers.parquet and NAME.segments.parquet for --out NAME.parquet",
+    )
 
     sweep = sub.add_parser("sweep", help="run or resume a sweep file")
     sweep.add_argument("file", type=Path)
@@ -253,17 +259,27 @@ def _run(args: argparse.Namespace) -> int:
     params = Params.from_toml(args.params) if args.params else load_scenario(args.scenario)
     if args.set:
         params = params.replace(**dict(args.set))
-    if args.out is not None:
-        _check_out_file(args.out)
-        check_writable(args.out.parent, "--out")
-    frame = run_batch(params, [args.rng], args.steps).model.drop(columns="run")
-    frame.insert(0, "seed", args.rng)
+    if args.providers and args.out is None:
+        raise UserError("--providers: writes files beside --out; give --out NAME.parquet")
+    paths = run_paths(args.out, providers=args.providers) if args.out is not None else {}
+    for path in paths.values():  # every file is checked before any is written
+        _check_out_file(path)
+        check_writable(path.parent, "--out")
+    result = run_batch(params, [args.rng], args.steps)
+    frames = {"model": result.model}
+    if args.providers:
+        frames.update(providers=result.providers, segments=result.segments)
+    for kind, frame in frames.items():
+        frame = frame.drop(columns="run")
+        frame.insert(0, "seed", args.rng)
+        frames[kind] = frame
     if args.out is None:
-        print(frame.to_string(index=False))
-    else:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        write_parquet(args.out, frame)
-        print(f"{len(frame)} rows -> {args.out}", file=sys.stderr)
+        print(frames["model"].to_string(index=False))
+        return 0
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    for kind, path in paths.items():
+        write_parquet(path, frames[kind])
+        print(f"{len(frames[kind])} rows -> {path}", file=sys.stderr)
     return 0
 
 
@@ -287,11 +303,30 @@ def _check_out_file(path: Path) -> None:
     )
 
 
+def run_paths(out: Path, *, providers: bool) -> dict[str, Path]:
+    """Files ``run --out`` writes: the model frame at ``out`` and, with ``--providers``, the
+    per-provider and per-segment frames beside it, ``<stem>.providers<suffix>`` and
+    ``<stem>.segments<suffix>`` (``run.parquet``: ``run.providers.parquet``,
+    ``run.segments.parquet``; a name without a suffix gets ``.parquet``)."""
+    paths = {"model": out}
+    if providers:
+        suffix = out.suffix or ".parquet"
+        for kind in ("providers", "segments"):
+            paths[kind] = out.with_name(f"{out.stem if out.suffix else out.name}.{kind}{suffix}")
+    return paths
+
+
 def _sweep(args: argparse.Namespace) -> int:
     from sim.experiments import load_spec, run_sweep
 
     spec = load_spec(args.file, quick=args.quick, allow_large=args.allow_large)
-    result = run_sweep(spec, args.out or Path("results") / spec.name, **_backend_kwargs(args))
+    out = args.out or Path("results") / spec.name
+    if spec.sampler == "bisect":  # sequential rounds, each a sweep of its own
+        from sim.experiments.threshold import run_threshold
+
+        print(run_threshold(spec, out, **_backend_kwargs(args)).summary(), file=sys.stderr)
+        return 0
+    result = run_sweep(spec, out, **_backend_kwargs(args))
     print(result.summary(), file=sys.stderr)
     return 0
 

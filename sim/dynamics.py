@@ -167,20 +167,21 @@ class Personal:
     def __init__(
         self, taste: Float | None, graph: Graph | None, size: Float, taste_kind: NDArray[np.intp]
     ) -> None:
+        from sim.network import NeighbourWeights
+
         self.taste = taste
         self.taste_kind = taste_kind
         self.graph = graph
-        self.weight = size.ravel()
+        # spend never changes: the weighted adjacency is prepared once per run
+        self.neighbours = None if graph is None else NeighbourWeights(graph, size.ravel())
 
     def adjustment(
         self, core: Core, flat: NDArray[np.intp], seg: NDArray[np.intp], choice: Choices
     ) -> Float:
         """``mu_s (e_i,kind(j) + beta_peer x_ij)`` for the enterprises at ``flat``, ``(M, K)``."""
         n_options = core.n_options
-        if self.graph is not None and core.flags.peers:
-            from sim.network import neighbour_shares
-
-            shares = neighbour_shares(self.graph, flat, choice.ravel(), self.weight, n_options)
+        if self.neighbours is not None and core.flags.peers:
+            shares = self.neighbours.shares(flat, choice.ravel(), n_options)
             extra = core.params.peer_effect * shares
         else:
             extra = np.zeros((len(flat), n_options))

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -64,22 +65,29 @@ class Population:
 
 @dataclass(frozen=True)
 class Agreement:
-    """Edge arrays that make :func:`local_agreement` one pass over the edges: every node's
-    ``degree``, the weight ``1 / degree(source)`` of every CSR entry, each run's first entry
-    ``bounds (R + 1,)`` and each run's number of enterprises with neighbours ``members (R,)``."""
+    """Edge arrays that make :func:`local_agreement` one pass over the undirected edges
+    ``u < v``: their ends, the weight ``1/d_u + 1/d_v`` each contributes when both ends hold
+    the same option, each run's first edge ``bounds (R + 1,)`` and each run's number of
+    enterprises with neighbours ``members (R,)``."""
 
-    degree: NDArray[np.int64]
+    first: NDArray[np.int64]
+    second: NDArray[np.int64]
     weight: Float
     bounds: NDArray[np.int64]
     members: NDArray[np.int64]
 
     @classmethod
-    def of(cls, indptr: NDArray[np.int64], runs: int, n: int) -> Agreement:
+    def of(
+        cls, indptr: NDArray[np.int64], indices: NDArray[np.integer[Any]], runs: int, n: int
+    ) -> Agreement:
         degree = np.diff(indptr)
-        weight = np.repeat(1.0 / np.maximum(degree, 1), degree)
-        bounds = indptr[np.arange(runs + 1) * n]
+        source = np.repeat(np.arange(len(degree), dtype=np.int64), degree)
+        keep = source < indices
+        first, second = source[keep], indices[keep].astype(np.int64)
+        inverse = 1.0 / np.maximum(degree, 1)
+        bounds = np.searchsorted(first, np.arange(runs + 1) * n)
         members = (degree.reshape(runs, n) > 0).sum(-1)
-        return cls(degree, weight, bounds, members)
+        return cls(first, second, inverse[first] + inverse[second], bounds, members)
 
 
 @dataclass(frozen=True)
@@ -322,7 +330,7 @@ def draw_population(core: Core, rngs: RandomSource, runs: int) -> Population:
     unit = bool(np.all(size == 1.0))
     agreement = None
     if graph is not None:
-        agreement = Agreement.of(graph.indptr, runs, n)
+        agreement = Agreement.of(graph.indptr, graph.indices, runs, n)
     return Population(size, taste, graph, size.sum(-1), personal, unit, agreement)
 
 
@@ -677,19 +685,20 @@ class Observation:
 
 def local_agreement(state: State) -> Float:
     """Mean over enterprises with neighbours of the share of their neighbours on their own
-    option, ``(R,)``; NaN without a network. One pass over the edges: entry ``e`` of row ``i``
-    adds ``[c_i = c_j] / degree_i``."""
+    option, ``(R,)``; NaN without a network. One pass over the undirected edges: an edge whose
+    ends hold the same option adds ``1/d_u + 1/d_v``."""
     pop = state.population
     runs = state.runs
-    if pop.graph is None or pop.agreement is None:
+    if pop.agreement is None:
         return np.full(runs, np.nan)
     edges = pop.agreement
     choice = state.choice.ravel()
-    neighbour = np.take(choice, pop.graph.indices)  # type: ignore[attr-defined]
-    same = neighbour == np.repeat(choice, edges.degree)
-    total = np.add.reduceat(same * edges.weight, edges.bounds[:-1]) if len(same) else np.zeros(runs)
-    empty = edges.bounds[1:] == edges.bounds[:-1]
-    total = np.where(empty, 0.0, total)
+    same = np.take(choice, edges.first) == np.take(choice, edges.second)
+    if len(same) == 0:
+        total = np.zeros(runs)
+    else:
+        total = np.add.reduceat(same * edges.weight, edges.bounds[:-1])
+        total = np.where(edges.bounds[1:] == edges.bounds[:-1], 0.0, total)
     return np.where(edges.members > 0, total / np.maximum(edges.members, 1), np.nan)
 
 

@@ -56,9 +56,9 @@ import pandas as pd
 from numpy.polynomial.hermite_e import hermegauss
 from numpy.typing import NDArray
 
-from sim import dynamics, engine, payoffs, rules
-from sim.batch import whole_number
-from sim.core import CODE, Core, Plan
+from sim import dynamics, engine, network, payoffs, rules
+from sim.batch import warn_late_events, whole_number
+from sim.core import CODE, Core, Plan, segment_sizes
 from sim.errors import field_error
 from sim.params import TASTE_KINDS, Params
 
@@ -138,18 +138,10 @@ class MeanState:
 
 def mixing_matrix(core: Core) -> Float:
     """``M (S, S)``: expected share of a segment-``s`` member's neighbours' spend that lies in
-    segment ``b``. Small-world and scale-free networks mix at random (``M_sb`` is segment
-    ``b``'s spend weight); the block model keeps a share ``homophily`` of ties inside the
-    segment and spreads the rest over the other segments by their size."""
-    net = core.params.network
+    segment ``b``: the tie ends of :func:`mixing_matrix_counts` weighted by each segment's mean
+    spend."""
     mean_size = np.array([s.size_mean for s in core.params.resolved_segments()])
-    share = core.segment_share
-    ties = np.tile(share, (len(share), 1))
-    if net.kind == "block" and len(share) > 1:
-        others = share[None, :] * (1.0 - np.eye(len(share)))
-        others = others / np.maximum(others.sum(-1, keepdims=True), 1e-300)
-        ties = net.homophily * np.eye(len(share)) + (1.0 - net.homophily) * others
-    spend = ties * mean_size[None, :]
+    spend = mixing_matrix_counts(core) * mean_size[None, :]
     return np.asarray(spend / spend.sum(-1, keepdims=True))
 
 
@@ -488,20 +480,42 @@ def _agreement(core: Core, classes: Classes, ms: MeanState) -> float:
 
 
 def mixing_matrix_counts(core: Core) -> Float:
-    """Expected share of a segment-``s`` member's neighbours in segment ``b`` (by count)."""
+    """Expected share of a segment-``s`` member's neighbours in segment ``b`` (by count),
+    ``(S, S)``, for the network :func:`sim.network.build` makes:
+
+    * block model: ``p_b (n_b - 1)`` ties inside, ``q n_c`` to each other segment ``c``
+      (:func:`sim.network.block_probabilities`); with unequal segments the share inside is not
+      ``homophily`` itself (:func:`sim.network.block_expectations`);
+    * small world and scale free: the graph is placed on the enterprises in a random order, so
+      a member's neighbours are a random draw of the other enterprises: ``n_b - [b = s]`` out
+      of ``N - 1``.
+    """
     net = core.params.network
-    share = core.segment_share
-    if net.kind == "block" and len(share) > 1:
-        others = share[None, :] * (1.0 - np.eye(len(share)))
-        others = others / np.maximum(others.sum(-1, keepdims=True), 1e-300)
-        return np.asarray(net.homophily * np.eye(len(share)) + (1.0 - net.homophily) * others)
-    return np.tile(share, (len(share), 1))
+    n = core.params.n_enterprises
+    sizes = segment_sizes(core.segment_share, n).astype(float)
+    n_seg = len(sizes)
+    if n_seg == 1:
+        return np.ones((1, 1))
+    if net.kind == "block":
+        present = sizes >= 1
+        p = np.zeros(n_seg)
+        p[present], q = network.block_probabilities(sizes[present], net.mean_degree, net.homophily)
+        ties = q * np.tile(sizes, (n_seg, 1))
+        np.fill_diagonal(ties, p * np.maximum(sizes - 1.0, 0.0))
+    else:  # random placement, or no network: neighbours are a draw of everyone else
+        ties = np.tile(sizes, (n_seg, 1)) - np.eye(n_seg)
+    ties = np.maximum(ties, 0.0)
+    total = ties.sum(-1, keepdims=True)
+    fallback = np.tile(core.segment_share, (n_seg, 1))  # a segment without members or ties
+    return np.asarray(np.where(total > 0, ties / np.where(total > 0, total, 1.0), fallback))
 
 
 def trajectory(params: Params, steps: int) -> pd.DataFrame:
     """Mean-field trajectory: ``step`` and :data:`sim.engine.MODEL_COLUMNS`, ``steps + 1`` rows
-    (row 0 the initial state), the deterministic counterpart of ``run_batch``'s run average."""
+    (row 0 the initial state), the deterministic counterpart of ``run_batch``'s run average.
+    Events dated after ``steps`` are warned about, as in the model and the batch engine."""
     steps = whole_number("steps", steps, 0)
+    warn_late_events(params, steps)
     plan = Plan.from_params(params)
     ms = initial_mean_state(params)
     rows = [{"step": 0, **observe(plan, ms)}]

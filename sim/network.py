@@ -863,6 +863,13 @@ def _pair_keys(u: Int64, v: Int64, n: int) -> Int64:
 # --------------------------------------------------------------------------------------------
 
 
+def relabel(graph: Graph, position: NDArray[np.integer[Any]]) -> Graph:
+    """The same graph with node ``i`` renamed ``position[i]`` (a permutation of ``0..n-1``)."""
+    u, v = graph.edges()
+    position = np.asarray(position, dtype=np.int64)
+    return Graph.from_edges(graph.n, position[u], position[v])
+
+
 def build(
     kind: str,
     n: int,
@@ -882,7 +889,11 @@ def build(
 
     ``small_world``: rewiring from ``clustering`` (:func:`rewiring_for_clustering`);
     ``scale_free``: ``m = mean_degree // 2``; ``block``: ``segment`` ``(n,)`` labels (``None``:
-    one segment) and ``homophily``.
+    one segment) and ``homophily``. The small-world and scale-free graphs are built on
+    positions and then placed on the nodes in a random order (:func:`relabel`, drawn from the
+    child generator): the model lays enterprises out in contiguous segment blocks, and without
+    the shuffle a ring lattice would keep most ties inside a segment and the first segment
+    listed would hold the preferential-attachment hubs.
     """
     _check_rng(rng)
     match kind:
@@ -894,9 +905,10 @@ def build(
             raise ValueError(f"kind={kind!r}: expected one of {', '.join(KINDS)}")
     child = np.random.default_rng(int(rng.integers(0, 2**63 - 1, dtype=np.int64)))
     if kind == "small_world":
-        return small_world(n, mean_degree, rewiring_for_clustering(clustering, mean_degree), child)
+        rewiring = rewiring_for_clustering(clustering, mean_degree)
+        return relabel(small_world(n, mean_degree, rewiring, child), child.permutation(n))
     if kind == "scale_free":
-        return scale_free(n, mean_degree, child)
+        return relabel(scale_free(n, mean_degree, child), child.permutation(n))
     labels = np.zeros(n, dtype=np.int64) if segment is None else np.asarray(segment)
     if labels.shape != (n,):
         raise ValueError(f"segment: expected shape ({n},), got {labels.shape}")
@@ -955,6 +967,39 @@ def average_clustering(graph: Graph) -> float:
     return float(local_clustering(graph).mean())
 
 
+class NeighbourWeights:
+    """A graph with a fixed non-negative weight on every node (spend), prepared once for the
+    per-step kernel :meth:`shares`: the weighted adjacency as a SciPy CSR matrix (entry
+    ``(i, j) = w_j`` for every neighbour ``j`` of ``i``) and each node's inverse total neighbour
+    weight (0 for a node without neighbours or with zero total weight)."""
+
+    def __init__(self, graph: Graph, weight: Float) -> None:
+        entry = np.asarray(weight, dtype=np.float64)[graph.indices]
+        self.matrix = sp.csr_matrix((entry, graph.indices, graph.indptr), shape=(graph.n,) * 2)
+        source = np.repeat(np.arange(graph.n, dtype=np.int64), graph.degrees)
+        total = np.bincount(source, weights=entry, minlength=graph.n).astype(np.float64)
+        self.inverse_total = np.divide(1.0, total, out=np.zeros_like(total), where=total > 0)
+
+    def shares(
+        self, nodes: NDArray[np.integer[Any]], choice: NDArray[np.integer[Any]], n_options: int
+    ) -> Float:
+        """:func:`neighbour_shares` for ``nodes`` ``(M,)``: ``(M, n_options)``. Only the listed
+        nodes' rows are read (SciPy's CSR row indexing), each row's entries summed in CSR order."""
+        nodes = np.asarray(nodes, dtype=np.int64).ravel()
+        if nodes.size == 0 or self.matrix.nnz == 0:
+            return np.zeros((nodes.size, n_options))
+        sub = self.matrix[nodes]
+        row = np.repeat(np.arange(nodes.size, dtype=np.int64), np.diff(sub.indptr))
+        option = choice[sub.indices]
+        if option.size and (option.min() < 0 or option.max() >= n_options):
+            raise ValueError(f"choice: a neighbour's option lies outside [0, {n_options})")
+        cell = row * n_options + option
+        flat = np.bincount(cell, weights=sub.data, minlength=nodes.size * n_options)
+        sums: Float = flat.astype(np.float64, copy=False).reshape(nodes.size, n_options)
+        sums *= self.inverse_total[nodes][:, None]
+        return sums
+
+
 def neighbour_shares(
     graph: Graph,
     nodes: ArrayLike,
@@ -967,28 +1012,8 @@ def neighbour_shares(
     ``out[r, o] = sum_{j in N(i)} w_j [c_j = o] / sum_{j in N(i)} w_j`` for ``i = nodes[r]``:
     ``nodes`` ``(R,)`` node ids, ``choice`` ``(n,)`` options in ``[0, n_options)``, ``weight``
     ``(n,)`` non-negative (e.g. spend). A row is all zeros when the node has no neighbours or
-    their weights sum to 0. Returns ``(R, n_options)`` float64. Work: O(R + sum of the listed
-    nodes' degrees); only those CSR rows are read.
+    their weights sum to 0. Returns ``(R, n_options)`` float64. The model prepares the weights
+    once (:class:`NeighbourWeights`) and calls :meth:`NeighbourWeights.shares` every step.
     """
-    nodes = np.asarray(nodes, dtype=np.int64).ravel()
-    out_shape = (nodes.size, n_options)
-    starts = graph.indptr[nodes]
-    counts = graph.indptr[nodes + 1] - starts
-    total = int(counts.sum())
-    if total == 0:
-        return np.zeros(out_shape, dtype=np.float64)
-    row = np.repeat(np.arange(nodes.size, dtype=np.int64), counts)
-    offset = np.cumsum(counts) - counts  # first gathered entry of each listed node
-    position = np.arange(total, dtype=np.int64) + np.repeat(starts - offset, counts)
-    neighbour = graph.indices[position]
-    option = choice[neighbour]
-    if option.min() < 0 or option.max() >= n_options:
-        raise ValueError(f"choice: a neighbour's option lies outside [0, {n_options})")
-    weights = np.asarray(weight, dtype=np.float64)[neighbour]
-    flat = np.bincount(row * n_options + option, weights=weights, minlength=nodes.size * n_options)
-    sums: Float = flat.astype(np.float64, copy=False).reshape(out_shape)
-    # each row's total weight, by row (a short-axis sum of ``sums`` is several times slower)
-    norm = np.bincount(row, weights=weights, minlength=nodes.size)
-    scale = np.divide(1.0, norm, out=np.zeros_like(norm), where=norm > 0)
-    sums *= scale[:, None]
-    return sums
+    prepared = NeighbourWeights(graph, np.asarray(weight, dtype=np.float64))
+    return prepared.shares(np.asarray(nodes, dtype=np.int64), np.asarray(choice), n_options)

@@ -320,7 +320,9 @@ def test_seed_provider_table_matches_seed_scenario(odd: str) -> None:
         for field_name, cell in zip(fields, row[1:-1], strict=True):
             value = getattr(provider, field_name)
             value = list(value) if isinstance(value, tuple) else value
-            assert parse_literal(cell) == value, f"{provider.name}.{field_name}: documented {cell!r}"
+            assert parse_literal(cell) == value, (
+                f"{provider.name}.{field_name}: documented {cell!r}"
+            )
         assert row[-1], f"{provider.name}: no rationale"
     # every field a seed provider sets away from its default is a column
     defaults = Provider.model_fields
@@ -348,7 +350,8 @@ def test_seed_segment_table_matches_seed_scenario(odd: str) -> None:
         for field_name, cell in zip(fields, row[1:-1], strict=True):
             value = getattr(segment, field_name)
             value = list(value) if isinstance(value, tuple) else value
-            assert parse_literal(cell) == value, f"{segment.name}.{field_name}: documented {cell!r}"
+            where = f"{segment.name}.{field_name}"
+            assert parse_literal(cell) == value, f"{where}: documented {cell!r}"
         assert row[-1], f"{segment.name}: no rationale"
     defaults = Segment.model_fields
     differing = {

@@ -28,6 +28,7 @@ from sim.experiments.spec import (
     spec_from_mapping,
     sweep_file_schema,
 )
+from sim.params import list_scenarios
 from sim.schema import describe
 
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
@@ -696,15 +697,19 @@ def test_sweep_schema_lists_every_key_with_its_metadata(schema):
     assert props["replicates"]["maximum"] == RUNS_CEILING
     assert props["points"] == {**props["points"], "type": "integer", "maximum": POINTS_CEILING}
     assert props["record"]["anyOf"][0] == {"const": "final"}
-    assert props["base"]["enum"] == ["classic", "mandate", "open", "protectionist", "seed"]
-    assert props["sampler"]["enum"] == ["grid", "lhs", "sobol", "saltelli"]
+    assert props["base"]["enum"] == sorted(list_scenarios())
+    assert props["sampler"]["enum"] == ["grid", "lhs", "sobol", "saltelli", "oat", "bisect"]
     for key in file_keys:
         assert props[key]["description"] and props[key]["unit"], key
     quick = props["quick"]
     assert set(quick["properties"]) == set(file_keys) and quick["additionalProperties"] is False
     dimension = schema["$defs"]["Dimension"]
     assert set(dimension["properties"]) == {"values", "range", "levels", "scale"}
-    assert dimension["oneOf"] == [{"required": ["values"]}, {"required": ["range"]}]
+    assert dimension["oneOf"] == [
+        {"required": ["values"]},
+        {"required": ["range"]},
+        {"maxProperties": 0},
+    ]
     assert dimension["properties"]["levels"]["maximum"] == POINTS_CEILING
     assert "null" not in json.dumps(schema)  # TOML has no null
 
@@ -741,3 +746,218 @@ def test_schema_refuses_what_the_loader_refuses(schema, bad):
         jsonschema.validate(bad, schema, cls=jsonschema.Draft202012Validator)
     with pytest.raises(InputError):
         spec_from_mapping({**SMALL, **bad}, name="t", quick="quick" in bad)
+
+
+# ---- oat and bisect (issue 14 part 4) ---------------------------------------------------------
+
+
+def oat(**overrides):
+    return sweep(
+        sampler="oat", parameters={"market_value": {}, "network.mean_degree": {}}, **overrides
+    )
+
+
+def bisect(**overrides):
+    data = {
+        "sampler": "bisect",
+        "providers": True,
+        "record": "final",
+        "outcome": [{"column": "partner-cloud/strategy", "equals": "allow"}],
+        "parameters": {"partner-cloud.rival_dependence": {"range": [0.0, 3.0]}},
+    }
+    return sweep(**{**data, **overrides})
+
+
+def test_oat_design_is_the_base_then_each_parameter_low_and_high_in_file_order():
+    spec = oat(perturbation=0.25)
+    assert spec.n_points == 1 + 2 * 2
+    points = design(spec)
+    assert points == [
+        {"market_value": 100.0, "network.mean_degree": 8},
+        {"market_value": 75.0, "network.mean_degree": 8},
+        {"market_value": 125.0, "network.mean_degree": 8},
+        {"market_value": 100.0, "network.mean_degree": 6},  # whole numbers rounded
+        {"market_value": 100.0, "network.mean_degree": 10},
+    ]
+    labels = samplers.oat_labels(spec)
+    assert [(p.parameter, p.direction) for p in labels] == [
+        (None, 0),
+        ("market_value", -1),
+        ("market_value", 1),
+        ("network.mean_degree", -1),
+        ("network.mean_degree", 1),
+    ]
+    assert [p.point_id for p in labels] == list(range(5))
+    # the model sees exactly these values
+    assert spec.params_for(points[2]).market_value == 125.0
+
+
+def test_oat_perturbs_the_base_with_fixed_applied_and_takes_a_range_as_given():
+    spec = sweep(
+        sampler="oat",
+        fixed={"n_enterprises": 200, "market_value": 40},
+        parameters={"home_fine": {}, "direct-lab.home_exposure": {"range": [5, 45]}},
+    )
+    points = design(spec)
+    assert [p["home_fine"] for p in points] == [10.0, 8.0, 12.0, 10.0, 10.0]
+    assert [p["direct-lab.home_exposure"] for p in points] == [25.0, 25.0, 25.0, 5.0, 45.0]
+    assert spec.oat_perturbation == 0.2  # the default
+
+
+@pytest.mark.parametrize(
+    ("overrides", "fragment"),
+    [
+        ({"points": 3}, "points=3: not used by sampler 'oat' (its size is 1 + 2 x the"),
+        ({"parameters": {}}, "parameters: sampler 'oat' needs at least one varied parameter"),
+        ({"parameters": {"market_value": [1, 2]}}, "parameters.market_value.values: sampler"),
+        (
+            {"parameters": {"market_value": {"range": [1, 2], "levels": 2}}},
+            "parameters.market_value.levels: only used by sampler 'grid'",
+        ),
+        ({"parameters": {"scenario": {}}}, "parameters.scenario: the scenario can vary only"),
+        ({"parameters": {"export_control_cost": {}}}, "parameters.export_control_cost: the base "),
+        ({"parameters": {"circumvention": {}}}, "parameters.circumvention: the base value True"),
+        (
+            {"parameters": {"smes-startups.enterprise_rationality": {}}},
+            "parameters.smes-startups.enterprise_rationality: unset in the base scenario",
+        ),
+        (
+            {"parameters": {"network.mean_degree": {}}, "perturbation": 0.05},
+            "parameters.network.mean_degree: the whole number 8 changed by 0.05 rounds back",
+        ),
+        (
+            {"parameters": {"home_enforcement": {}}, "perturbation": 0.9, "base": "mandate"},
+            "parameters.home_enforcement: the base value 0.9 +90% is 1.71: expected a value in",
+        ),
+        ({"parameters": {"market_valu": {}}}, "did you mean 'market_value'"),
+        ({"perturbation": 0}, "perturbation=0: expected a value in [0.001, 0.99]"),
+        ({"perturbation": 1.5}, "perturbation=1.5: expected a value in [0.001, 0.99]"),
+        ({"kind": "baseline"}, "sampler='oat': kind 'baseline' needs sampler 'grid'"),
+        ({"kind": "sensitivity"}, "which need sampler 'saltelli'"),
+        ({"rounds": 3}, "rounds=3: only used by sampler 'bisect'"),
+        ({"replicates": 400_000}, "replicates=400000 (5 points x 400000 = 2000000 runs)"),
+    ],
+)
+def test_bad_oat_is_one_line_error_naming_the_key(overrides, fragment):
+    data = {
+        "sampler": "oat",
+        "fixed": {"n_enterprises": 200},
+        "parameters": {"market_value": {}, "home_fine": {}},
+        **overrides,
+    }
+    with pytest.raises(InputError) as err:
+        spec_from_mapping(data, name="t")
+    message = str(err.value)
+    assert fragment in message and "\n" not in message, message
+
+
+@pytest.mark.parametrize(
+    ("overrides", "fragment"),
+    [
+        ({"outcome": []}, "outcome: required by sampler 'bisect'"),
+        ({"providers": False}, "outcome[0].column='partner-cloud/strategy': a provider's column"),
+        (
+            {"outcome": [{"column": "partner-cloud/strategy", "equals": "yes"}]},
+            "outcome[0].equals='yes': expected 'allow' or 'restrict'",
+        ),
+        (
+            {"outcome": [{"column": "partner-cloud/strategy", "above": 0.5}]},
+            "outcome[0]: partner-cloud/strategy is 'allow' or 'restrict'",
+        ),
+        (
+            {"outcome": [{"column": "foreign_shar", "above": 0.5}]},
+            "did you mean 'foreign_share'",
+        ),
+        (
+            {"outcome": [{"column": "foreign_share", "above": 0.1, "below": 0.5}]},
+            "outcome[0]: expected exactly one of 'equals', 'above' or 'below'",
+        ),
+        (
+            {"outcome": [{"column": "foreign_share", "equals": "allow"}]},
+            "outcome[0].equals='allow': foreign_share is a number",
+        ),
+        (
+            {"outcome": [{"column": "developers/foreign_share", "above": 0.5}]},
+            "outcome[0].column='developers/foreign_share': a segment's column; expected segments",
+        ),
+        (
+            {"outcome": [{"column": "nobody/share", "above": 0.5}]},
+            "unknown provider or segment",
+        ),
+        (
+            {"parameters": {"market_value": {"range": [1, 2]}, "home_fine": {"range": [1, 2]}}},
+            "parameters: sampler 'bisect' searches along one parameter; got 2",
+        ),
+        ({"parameters": {"market_value": {}}}, "parameters.market_value: sampler 'bisect' takes"),
+        ({"parameters": {"market_value": [1, 2]}}, "parameters.market_value.values: sampler"),
+        ({"rounds": 0}, "rounds=0: expected a value in [1, 40]"),
+        ({"rounds": 41}, "rounds=41: expected a value in [1, 40]"),
+        ({"level": 1.0}, "level=1.0: expected a value in [0.01, 0.99]"),
+        ({"points": 4}, "points=4: not used by sampler 'bisect'"),
+        ({"perturbation": 0.1}, "perturbation=0.1: only used by sampler 'oat'"),
+        ({"kind": "phase_diagram"}, "kind 'phase_diagram' needs sampler 'grid'"),
+    ],
+)
+def test_bad_bisect_is_one_line_error_naming_the_key(overrides, fragment):
+    with pytest.raises(InputError) as err:
+        bisect(**overrides)
+    message = str(err.value)
+    assert fragment in message and "\n" not in message, message
+
+
+def test_outcome_and_level_are_refused_outside_bisect():
+    with pytest.raises(InputError, match=r"^outcome: only used by sampler 'bisect'"):
+        sweep(outcome=[{"column": "foreign_share", "above": 0.5}])
+    with pytest.raises(InputError, match=r"^level=0.5: only used by sampler 'bisect'"):
+        sweep(level=0.5)
+
+
+def test_bisect_size_and_defaults_and_no_fixed_design():
+    spec = bisect()
+    assert (spec.bisect_rounds, spec.bisect_level) == (8, 0.5)
+    assert spec.n_points == 2 + 8 and spec.n_runs == 10 * 2
+    with pytest.raises(InputError, match="round by round"):
+        design(spec)
+    with pytest.raises(InputError, match=r"^replicates=100001 \(10 points x 100001"):
+        bisect(replicates=100_001, rounds=8)
+
+
+def test_new_keys_leave_old_definitions_and_fingerprints_alone():
+    plain = sweep()
+    assert not {"segments", "perturbation", "rounds", "level", "outcome"} & set(plain.definition())
+    assert sweep(segments=False).fingerprint() == plain.fingerprint()
+    with_segments = sweep(segments=True)
+    assert with_segments.definition()["segments"] is True
+    assert with_segments.fingerprint() != plain.fingerprint()
+
+
+@pytest.mark.parametrize("make", [oat, bisect, lambda: sweep(segments=True)])
+def test_oat_bisect_and_segments_round_trip_through_the_manifest_form(make):
+    spec = make()
+    again = spec_from_definition(json.loads(json.dumps(spec.definition())))
+    assert again.definition() == spec.definition()
+    assert again.fingerprint() == spec.fingerprint()
+
+
+def test_schema_knows_oat_and_bisect(schema):
+    import jsonschema
+
+    for data in (
+        {"sampler": "oat", "perturbation": 0.2, "parameters": {"market_value": {}}},
+        {
+            "sampler": "bisect",
+            "rounds": 4,
+            "level": 0.5,
+            "providers": True,
+            "outcome": [{"column": "direct-lab/strategy", "equals": "restrict"}],
+            "parameters": {"market_value": {"range": [10, 100]}},
+        },
+        {"segments": True},
+    ):
+        jsonschema.validate(data, schema, cls=jsonschema.Draft202012Validator)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(
+            {"outcome": [{"column": "x", "between": 1}]},
+            schema,
+            cls=jsonschema.Draft202012Validator,
+        )

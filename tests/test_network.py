@@ -310,11 +310,12 @@ def test_build_dispatches_and_advances_the_stream_by_one_draw() -> None:
     r = rng(9)
     assert network.build("none", 300, 8, 0.3, 0.8, segment, r) is None
     assert r.bit_generator.state == state  # `none` draws nothing
-    calls = {
-        "small_world": lambda g: network.small_world(
-            300, 8, network.rewiring_for_clustering(0.3, 8), g
+    calls = {  # small world and scale free are then placed in a random order (child draws)
+        "small_world": lambda g: network.relabel(
+            network.small_world(300, 8, network.rewiring_for_clustering(0.3, 8), g),
+            g.permutation(300),
         ),
-        "scale_free": lambda g: network.scale_free(300, 8, g),
+        "scale_free": lambda g: network.relabel(network.scale_free(300, 8, g), g.permutation(300)),
         "block": lambda g: network.block_model(segment, 8, 0.8, g),
     }
     for kind, direct in calls.items():
@@ -328,6 +329,20 @@ def test_build_dispatches_and_advances_the_stream_by_one_draw() -> None:
         network.build("ring", 300, 8, 0.3, 0.8, segment, rng(1))
     with pytest.raises(ValueError, match="shape"):
         network.build("block", 300, 8, 0.3, 0.8, segment[:10], rng(1))
+
+
+def test_relabel_is_an_isomorphism() -> None:
+    """Relabelling by a permutation keeps degrees (permuted), edges (renamed) and clustering."""
+    graph = network.small_world(200, 6, 0.2, rng(3))
+    position = rng(4).permutation(200)
+    moved = network.relabel(graph, position)
+    moved.check()
+    np.testing.assert_array_equal(moved.degrees[position], graph.degrees)
+    u, v = graph.edges()
+    assert {frozenset(e) for e in zip(position[u], position[v], strict=True)} == {
+        frozenset(e) for e in zip(*moved.edges(), strict=True)
+    }
+    assert network.average_clustering(moved) == pytest.approx(network.average_clustering(graph))
 
 
 # --------------------------------------------------------------------------------------------

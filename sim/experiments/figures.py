@@ -12,8 +12,15 @@ Which figures are drawn depends on the sweep's ``kind``:
 * ``sensitivity``: Sobol' first-order and total indices with bootstrap 95% confidence intervals
   (SALib), also written as ``sobol_indices.csv``.
 * ``generic``: each output's horizon value against each varied parameter.
+* a threshold search (sampler ``bisect``, :mod:`.threshold`): the share of seeds with the
+  outcome at each probed value, with Wilson 95 % intervals, the level and the brackets.
 
-Every figure's caption line gives the number of seeds behind it and the run settings.
+Every figure's caption line gives the number of runs behind it, as points x replicates (each
+run has its own seed), and the run settings.
+
+``make_figures(DIR)`` takes exactly the directory ``python -m sim sweep FILE --out DIR`` wrote
+(``results/<name>`` without ``--out``): a sweep's (``manifest.json``) or a threshold search's
+(``threshold.json``). Figures go to ``DIR/figures/``, tables beside them in ``DIR``.
 """
 
 from __future__ import annotations
@@ -31,7 +38,13 @@ from matplotlib.patches import Patch
 from sim.experiments.runners import provider_column
 from sim.experiments.samplers import salib_problem
 from sim.experiments.spec import SweepSpec, spec_from_definition
-from sim.experiments.store import StoreError, atomic_write_bytes, read_chunks, results_manifest
+from sim.experiments.store import (
+    StoreError,
+    atomic_write_bytes,
+    read_chunks,
+    read_manifest,
+    results_manifest,
+)
 from sim.phases import PHASE_COLOURS, PHASES, channel_allowing, classify
 
 FIGURES = "figures"
@@ -55,6 +68,19 @@ def _settings(spec: SweepSpec) -> str:
     if spec.quick:
         bits.append("quick variant")
     return ", ".join(bits)
+
+
+def runs_caption(frame: pd.DataFrame, per: str = "point") -> str:
+    """How many runs a frame holds, as the caption says it: ``50 seeds`` for one point,
+    ``12 points x 10 replicates = 120 runs`` for several (``per`` names a point), or a range of
+    replicates when points differ."""
+    reps = frame.groupby("point_id")["replicate"].nunique()
+    runs = int(frame.groupby("point_id")["seed"].nunique().sum())
+    if len(reps) == 1:
+        return f"{runs} seeds"
+    low, high = int(reps.min()), int(reps.max())
+    each = f"{low}" if low == high else f"{low}-{high}"
+    return f"{len(reps)} {per}s x {each} replicates = {runs} runs (one seed each)"
 
 
 def _figure(figsize: tuple[float, float], *grid: int, **kw: Any) -> tuple[Figure, Any]:
@@ -96,7 +122,6 @@ def _band(ax: Any, frame: pd.DataFrame, column: str, label: str, colour: str | N
 
 
 def baseline(frame: pd.DataFrame, spec: SweepSpec, out: Path) -> list[Path]:
-    seeds = frame["seed"].nunique()
     fig, axes = _figure((10, 7), 2, 2, sharex=True)
     ax = axes[0, 0]
     _band(ax, frame, "frac_foreign_allowing", "foreign providers allowing", "C0")
@@ -126,7 +151,8 @@ def baseline(frame: pd.DataFrame, spec: SweepSpec, out: Path) -> list[Path]:
         fig,
         out,
         "baseline_timeseries",
-        f"{seeds} seeds; line: mean, band: 2.5-97.5 percentile over seeds; {_settings(spec)}",
+        f"{runs_caption(frame)}; line: mean, band: 2.5-97.5 percentile over seeds; "
+        f"{_settings(spec)}",
         0.03,
     )
 
@@ -223,13 +249,16 @@ def counterfactuals(frame: pd.DataFrame, spec: SweepSpec, out: Path) -> list[Pat
     axes[0].set_title("Substitution")
     axes[1].set_title("Catch-up")
     axes[2].set_title("Access")
-    seeds = frame.groupby(column)["seed"].nunique().min()
+    seeds = frame.groupby(column)["seed"].nunique()
+    each = f"{seeds.min()}" if seeds.min() == seeds.max() else f"{seeds.min()}-{seeds.max()}"
+    per = "scenario" if column == "scenario" else "point"
     fig.suptitle("Counterfactuals")
     return _finish(
         fig,
         out,
         "counterfactuals",
-        f"{seeds} seeds per scenario; line: mean, band: 2.5-97.5 percentile; {_settings(spec)}",
+        f"{len(seeds)} {per}s x {each} seeds = {seeds.sum()} runs; line: mean, band: 2.5-97.5 "
+        f"percentile over seeds; {_settings(spec)}",
         0.04,
     )
 
@@ -286,10 +315,9 @@ def sensitivity(frame: pd.DataFrame, spec: SweepSpec, out: Path) -> list[Path]:
         ax.set_xlabel("Sobol' index (fraction of output variance)")
         ax.set_title(f"{LABELS[output]} at month {spec.steps}", fontsize=10)
         ax.legend(fontsize=8, loc="best")
-    runs = frame["seed"].nunique()
     caption = (
-        f"{runs} seeds ({frame['point_id'].nunique()} Saltelli points x {spec.replicates} "
-        f"replicates); error bars: 95% bootstrap intervals; {_settings(spec)}"
+        f"{runs_caption(frame, per='Saltelli point')}; each point's output is the mean over its "
+        f"replicates; error bars: 95% bootstrap intervals; {_settings(spec)}"
     )
     return [*_finish(fig, out, "sensitivity", caption, 0.04), csv]
 
@@ -314,7 +342,7 @@ def generic(frame: pd.DataFrame, spec: SweepSpec, out: Path) -> list[Path]:
             ax.set_xlabel(name)
             ax.set_ylabel(LABELS[output], fontsize=7)
     axes[0, 0].legend(fontsize=7)
-    caption = f"{final['seed'].nunique()} seeds; values at the horizon; {_settings(spec)}"
+    caption = f"{runs_caption(final)}; values at the horizon; {_settings(spec)}"
     return _finish(fig, out, "outputs_at_horizon", caption, 0.03)
 
 
@@ -327,12 +355,81 @@ DRAW = {
 }
 
 
+def threshold_figure(directory: Path) -> list[Path]:
+    """The share of seeds with the outcome at each value a threshold search probed, with
+    Wilson 95 % intervals, the level, the bisection bracket and the 95 % bracket."""
+    from sim.experiments.threshold import read_threshold, wilson
+
+    record = read_threshold(directory)
+    if record.get("status") != "complete":
+        raise ValueError(f"{directory}: search not complete; re-run the sweep command to finish it")
+    spec = spec_from_definition(record["definition"])
+    probes = pd.DataFrame(record["probes"])
+    level = float(record["level"])
+    fig, ax = _figure((8, 4.8))
+    shares = probes["successes"] / probes["runs"]
+    lows, highs = [], []
+    for k, n in zip(probes["successes"], probes["runs"], strict=True):
+        low, high = wilson(int(k), int(n))
+        lows.append(low)
+        highs.append(high)
+    err = np.vstack([shares - np.asarray(lows), np.asarray(highs) - shares])
+    ax.errorbar(
+        probes["value"], shares, yerr=err, fmt="o", color="C0", capsize=3, label="probe (95 %)"
+    )
+    for _, p in probes.iterrows():
+        ax.annotate(
+            str(int(p["round"])),
+            (p["value"], p["successes"] / p["runs"]),
+            fontsize=7,
+            xytext=(4, 4),
+            textcoords="offset points",
+        )
+    ax.axhline(level, color="0.4", ls="--", lw=1, label=f"level {level:g}")
+    if record.get("confident_bracket"):
+        lo, hi = record["confident_bracket"]
+        ax.axvspan(lo, hi, color="C1", alpha=0.15, label="95 % bracket")
+    if record.get("bracket"):
+        lo, hi = record["bracket"]
+        ax.axvspan(lo, hi, color="C3", alpha=0.3, label="bisection bracket")
+    if spec.parameters[0].scale == "log":
+        ax.set_xscale("log")
+    ax.set_xlabel(str(record["parameter"]))
+    ax.set_ylabel(f"share of seeds with {record['outcome']}", fontsize=8)
+    ax.set_ylim(-0.03, 1.03)
+    ax.legend(fontsize=8, loc="best")
+    ax.set_title(f"Threshold search: {record['name']} (numbers: round)")
+    runs = int(probes["runs"].sum())
+    each = sorted(set(int(n) for n in probes["runs"]))
+    caption = (
+        f"{len(probes)} probes x {'-'.join(str(n) for n in each)} seeds = {runs} runs; bars: "
+        f"Wilson 95 % intervals; outcome at the horizon; {_settings(spec)}"
+    )
+    return _finish(fig, directory / FIGURES, "threshold", caption, 0.05)
+
+
 def make_figures(directory: str | Path, *, check: bool = True) -> list[Path]:
-    """Draw the figures of a complete results directory; returns the files written.
+    """Draw the figures of a complete results directory, exactly the directory ``sweep --out
+    DIR`` wrote (a sweep's, or a threshold search's); returns the files written.
 
     Every chunk's checksum and identity are verified first (``check=False`` skips that);
     a directory that is not a complete, readable result is a one-line :class:`StoreError`."""
     directory = Path(directory)
+    if read_manifest(directory) is None and (directory / "threshold.json").exists():
+        return threshold_figure(directory)
+    if read_manifest(directory) is None:
+        inside = sorted(
+            p.name
+            for p in (directory.iterdir() if directory.is_dir() else [])
+            if (p / "manifest.json").exists() or (p / "threshold.json").exists()
+        )
+        if inside:
+            more = ", ..." if len(inside) > 5 else ""
+            raise StoreError(
+                f"{directory}: no manifest.json; not a results directory; it holds results "
+                f"directories ({', '.join(inside[:5])}{more}): pass one, e.g. "
+                f"{directory / inside[0]}"
+            )
     manifest = results_manifest(directory)
     if manifest.get("status") != "complete":
         raise StoreError(f"{directory}: sweep not complete; re-run the sweep command to finish it")

@@ -46,7 +46,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sim.batch import run_batch
-from sim.engine import MODEL_COLUMNS, PROVIDER_COLUMNS
+from sim.engine import MODEL_COLUMNS, PROVIDER_COLUMNS, SEGMENT_COLUMNS
 from sim.experiments.provenance import code_fingerprint
 from sim.params import Params
 
@@ -75,6 +75,7 @@ class WorkUnit:
     record: str | int
     providers: bool
     sweep_sha256: str
+    segments: bool = False
 
     @property
     def chunk_name(self) -> str:
@@ -91,12 +92,20 @@ def provider_column(name: str, column: str) -> str:
     return f"{name}/{column}"
 
 
+def segment_column(name: str, column: str) -> str:
+    """Name of a per-segment output column in stored frames, e.g. ``developers/foreign_share``
+    (the same form as :func:`provider_column`)."""
+    return f"{name}/{column}"
+
+
 def run_unit(unit: WorkUnit) -> pd.DataFrame:
     """Run a unit's replicates together; rows keyed by point id, replicate, seed and step.
 
     Columns: ``point_id, replicate, seed, step``, the point's varied parameters, the model's
-    :data:`~sim.engine.MODEL_COLUMNS` and, when ``providers`` is set, ``<provider>/<column>``
-    for each of :data:`~sim.engine.PROVIDER_COLUMNS`.
+    :data:`~sim.engine.MODEL_COLUMNS`, when ``providers`` is set ``<provider>/<column>`` for
+    each of :data:`~sim.engine.PROVIDER_COLUMNS`, and when ``segments`` is set
+    ``<segment>/<column>`` for each of :data:`~sim.engine.SEGMENT_COLUMNS` (segments as
+    :meth:`~sim.params.Params.resolved_segments` names them: ``all`` when none is declared).
     """
     final_only = unit.record == "final"
     every = 1 if final_only else int(unit.record)
@@ -127,6 +136,13 @@ def run_unit(unit: WorkUnit) -> pd.DataFrame:
             # both frames are sorted by (run, step), so rows align one to one
             for column in PROVIDER_COLUMNS:
                 frame[provider_column(provider.name, column)] = rows[column].to_numpy()
+    if unit.segments:
+        per_segment = out.segments
+        for k, segment in enumerate(unit.params.resolved_segments()):
+            rows = per_segment[per_segment["segment"] == k]
+            # sorted by (run, step) like the model frame
+            for column in SEGMENT_COLUMNS:
+                frame[segment_column(segment.name, column)] = rows[column].to_numpy()
     return pd.DataFrame(frame)
 
 

@@ -7,6 +7,14 @@
   stratum holds exactly one point.
 * ``sobol``: the first ``points`` (a power of 2) rows of a scrambled Sobol' sequence
   (``scipy.stats.qmc.Sobol``).
+* ``oat``: one at a time (Morris 1991 calls it the local, one-factor design): point 0 is the
+  base (the base scenario with ``[fixed]``), then for each parameter ``d`` in file order point
+  ``2d + 1`` holds it at its low value and point ``2d + 2`` at its high value, every other
+  parameter at its base value: ``1 + 2D`` points. A parameter given as ``{}`` takes
+  ``base x (1 - p)`` and ``base x (1 + p)`` for ``p = perturbation`` (whole numbers rounded);
+  one given a range takes its ends. :func:`oat_labels` names each point.
+* ``bisect``: sequential, so it has no design fixed in advance: :mod:`.threshold` runs its
+  rounds, each a grid sweep of its own.
 * ``saltelli``: the Saltelli (2002) / Jansen design SALib's Sobol' analysis expects
   (``SALib.sample.sobol.sample``): ``N (D + 2)`` rows, or ``N (2D + 2)`` with second-order
   indices, for ``N = points`` and ``D`` dimensions. Row order is part of the design: the point id
@@ -29,6 +37,7 @@ from __future__ import annotations
 
 import inspect
 import itertools
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -68,7 +77,7 @@ def unit_sample(spec: SweepSpec) -> NDArray[np.float64] | None:
     design_seed, _ = _seed_children(spec)
     n = spec.points
     match spec.sampler:
-        case "grid":
+        case "grid" | "oat" | "bisect":
             return None
         case "lhs":
             assert n is not None
@@ -110,7 +119,14 @@ def design(spec: SweepSpec) -> list[dict[str, Any]]:
     """The points of the sweep, in point-id order: ``[{parameter: value}, ...]`` with every
     value as the model sees it after validation (types coerced)."""
     _check_ceiling("points", spec.n_points, POINTS_CEILING)
-    if spec.sampler == "grid":
+    if spec.sampler == "bisect":
+        raise InputError(
+            f"sampler 'bisect' ({spec.name}): chooses its points round by round; run it with "
+            "python -m sim sweep or sim.experiments.threshold.run_threshold"
+        )
+    if spec.sampler == "oat":
+        requested = oat_points(spec)
+    elif spec.sampler == "grid":
         axes = [d.grid_values() for d in spec.parameters]
         requested = [
             dict(zip([d.name for d in spec.parameters], combo, strict=True))
@@ -143,3 +159,38 @@ def run_seeds(spec: SweepSpec, n_points: int) -> NDArray[np.int64]:
         [int(c.generate_state(1, np.uint64)[0] >> np.uint64(1)) for c in children], dtype=np.int64
     )
     return seeds.reshape(n_points, spec.replicates)
+
+
+@dataclass(frozen=True)
+class OatPoint:
+    """What one point of an oat design is: the base (``parameter`` None, ``direction`` 0) or
+    ``parameter`` at its low (-1) or high (+1) ``value``."""
+
+    point_id: int
+    parameter: str | None
+    direction: int
+    value: Any
+    base: Any
+
+
+def oat_labels(spec: SweepSpec) -> list[OatPoint]:
+    """The points of an oat design in point-id order, each named (see the module docstring)."""
+    if spec.sampler != "oat":
+        raise ValueError(f"sampler={spec.sampler!r}: oat_labels needs sampler 'oat'")
+    out = [OatPoint(0, None, 0, None, None)]
+    for dim in spec.parameters:
+        base, low, high = spec.oat_ends(dim)
+        out.append(OatPoint(len(out), dim.name, -1, low, base))
+        out.append(OatPoint(len(out), dim.name, +1, high, base))
+    return out
+
+
+def oat_points(spec: SweepSpec) -> list[dict[str, Any]]:
+    """The oat design's requested values: every point lists every parameter, at its base
+    value except the one it moves."""
+    bases = {d.name: spec.oat_ends(d)[0] for d in spec.parameters}
+    points = [dict(bases)]
+    for label in oat_labels(spec)[1:]:
+        assert label.parameter is not None
+        points.append({**bases, label.parameter: label.value})
+    return points

@@ -7,14 +7,19 @@ A sweep file is TOML with these keys (``docs/experiments.md`` has the full refer
     kind        = "phase_diagram"     # which figures to draw: baseline | phase_diagram |
                                       # counterfactuals | sensitivity | generic (default)
     base        = "seed"              # shipped scenario the points start from
-    sampler     = "grid"              # grid | lhs | sobol | saltelli
+    sampler     = "grid"              # grid | lhs | sobol | saltelli | oat | bisect
     points      = 64                  # lhs/sobol: design size; saltelli: base sample N
     second_order = false              # saltelli: also second-order indices
+    perturbation = 0.2                # oat: each parameter at base x (1 -/+ 0.2)
+    rounds      = 8                   # bisect: rounds after the range's two ends
+    level       = 0.5                 # bisect: the share of seeds whose crossing is searched
+    outcome     = [{ column = "partner-cloud/strategy", equals = "restrict" }]  # bisect
     replicates  = 10                  # seeded runs per point
     replicates_per_unit = 10          # work-unit size (a point's replicates, or a slice)
     steps       = 120                 # months simulated
     record      = "final"             # "final", or k: every k steps (and the last)
     providers   = false               # also store per-provider outputs (<name>/<column>)
+    segments    = false               # also store per-segment outputs (<segment>/<column>)
     root_seed   = 20240709            # SeedSequence root of every run
     [fixed]                           # overrides applied to every point
     n_enterprises = 2000
@@ -24,6 +29,7 @@ A sweep file is TOML with these keys (``docs/experiments.md`` has the full refer
     "direct-lab.home_exposure" = { range = [0, 50] }   # a provider's field
     "developers.revision_rate" = { values = [0.1, 0.3] }   # a segment's field
     "network.mean_degree" = { values = [4, 8] }        # the network's field
+    "partner-cloud.margin" = {}                        # oat only: the base value perturbed
     scenario     = { values = ["seed", "mandate"] }    # grid only: the base scenario varies
     [quick]                           # the quick variant: any of the keys above, merged over
 
@@ -55,6 +61,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
 import numpy as np
+from numpy.typing import NDArray
 from pydantic import (
     Field,
     TypeAdapter,
@@ -77,7 +84,7 @@ from sim.params import Params, apply_changes, list_scenarios, load_scenario, val
 from sim.schema import NAME_PATTERN, Flag, Frozen, Name, Number, Whole, file_form, param
 
 Kind = Literal["generic", "baseline", "phase_diagram", "counterfactuals", "sensitivity"]
-Sampler = Literal["grid", "lhs", "sobol", "saltelli"]
+Sampler = Literal["grid", "lhs", "sobol", "saltelli", "oat", "bisect"]
 Scale = Literal["linear", "log"]
 
 KINDS: tuple[str, ...] = get_args(Kind)
@@ -85,6 +92,14 @@ SAMPLERS: tuple[str, ...] = get_args(Sampler)
 SCALES: tuple[str, ...] = get_args(Scale)
 SCENARIO_DIMENSION = "scenario"
 DEFAULT_UNIT_REPLICATES = 10
+DEFAULT_PERTURBATION = 0.2
+"""oat: relative change of each parameter when ``perturbation`` is unset."""
+DEFAULT_ROUNDS = 8
+"""bisect: rounds after the two ends when ``rounds`` is unset (the bracket shrinks 256-fold)."""
+DEFAULT_LEVEL = 0.5
+"""bisect: the share of seeds whose crossing is searched when ``level`` is unset."""
+MAX_ROUNDS = 40
+"""bisect: most rounds (2^-40 of the range is below a double's resolution of most ranges)."""
 
 MAX_POINTS = 100_000
 """Points in a design without ``allow_large``: a point's parameters are built and kept in
@@ -209,7 +224,9 @@ class Dimension(Frozen):
 
     @model_validator(mode="after")
     def _one_kind(self) -> Dimension:
-        if (self.values is None) == (self.range is None):
+        # neither is oat's {} (the base value, perturbed); other samplers refuse it
+        # (_check_design), where the sampler is known
+        if self.values is not None and self.range is not None:
             raise InputError("expected exactly one of 'values' or 'range'")
         if self.values is not None and self.levels is not None:
             raise InputError("levels: only used with a range")
@@ -252,9 +269,14 @@ class Dimension(Frozen):
             return float(low * (high / low) ** u)
         return float(low + (high - low) * u)
 
+    @property
+    def perturbs_base(self) -> bool:
+        """An oat dimension given as ``{}``: the base value, perturbed."""
+        return self.values is None and self.range is None
+
     def definition(self) -> dict[str, Any]:
         """The manifest form: ``name``, ``values`` or ``low``/``high`` (and ``levels``),
-        ``scale``."""
+        ``scale``; an oat ``{}`` has only ``name`` and ``scale``."""
         out: dict[str, Any] = {"name": self.name}
         if self.values is not None:
             out["values"] = list(self.values)
@@ -263,6 +285,64 @@ class Dimension(Frozen):
         if self.levels is not None:
             out["levels"] = self.levels
         out["scale"] = self.scale
+        return out
+
+
+class Condition(Frozen):
+    """One condition on a run's value of a stored column at the horizon; a bisect sweep's
+    outcome holds in a run when all its conditions do."""
+
+    column: str = param(
+        ...,
+        unit="-",
+        meaning="a stored column: a model output (foreign_share), <provider>/<column> "
+        "(direct-lab/strategy; needs providers = true) or <segment>/<column> (needs segments = "
+        "true)",
+        source="sweep file",
+    )
+    equals: str | Number | None = param(
+        None,
+        unit="the column's",
+        meaning="holds when the value equals this (a strategy: 'allow' or 'restrict')",
+        source="sweep file",
+    )
+    above: Number | None = param(
+        None, unit="the column's", meaning="holds when the value is above this", source="sweep file"
+    )
+    below: Number | None = param(
+        None, unit="the column's", meaning="holds when the value is below this", source="sweep file"
+    )
+
+    @model_validator(mode="after")
+    def _one_test(self) -> Condition:
+        given = [k for k in ("equals", "above", "below") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise InputError("expected exactly one of 'equals', 'above' or 'below'")
+        return self
+
+    def holds(self, values: Any) -> NDArray[np.bool_]:
+        """Whether the condition holds for each of ``values`` (a column's values)."""
+        array = np.asarray(values)
+        if self.equals is not None:
+            return np.asarray(array == self.equals, dtype=bool)
+        if self.above is not None:
+            return np.asarray(array.astype(float) > self.above, dtype=bool)
+        assert self.below is not None
+        return np.asarray(array.astype(float) < self.below, dtype=bool)
+
+    def text(self) -> str:
+        """``direct-lab/strategy = 'restrict'``, ``foreign_share > 0.2``."""
+        if self.equals is not None:
+            return f"{self.column} = {self.equals!r}"
+        if self.above is not None:
+            return f"{self.column} > {self.above:g}"
+        return f"{self.column} < {self.below:g}"
+
+    def definition(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"column": self.column}
+        for key in ("equals", "above", "below"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
         return out
 
 
@@ -301,8 +381,9 @@ class SweepSpec(Frozen):
     name: Name = param(
         ...,
         unit="-",
-        meaning="results go to <out>/<name> (the quick variant's to <name>-quick); unset: the "
-        "file's stem; 1 to 64 letters, digits, '-' or '_', starting with a letter or digit",
+        meaning="the sweep's name: sweep --out DIR writes to DIR (default results/<name>), suite "
+        "--out OUT to OUT/<name>; the quick variant is <name>-quick; unset: the file's stem; 1 "
+        "to 64 letters, digits, '-' or '_', starting with a letter or digit",
         source="default: the file's stem",
     )
     description: str = param("", unit="-", meaning="one line", source="sweep file")
@@ -322,7 +403,9 @@ class SweepSpec(Frozen):
         "grid",
         unit="-",
         meaning="grid: the product of the dimensions; lhs: Latin hypercube; sobol: scrambled "
-        "Sobol' sequence; saltelli: the design of Sobol' indices",
+        "Sobol' sequence; saltelli: the design of Sobol' indices; oat: one at a time, each "
+        "parameter below and above its base value; bisect: rounds of bisection on one "
+        "parameter for where the share of seeds with an outcome crosses a level",
         source="scipy.stats.qmc; SALib",
     )
     points: Whole | None = param(
@@ -370,6 +453,46 @@ class SweepSpec(Frozen):
         False,
         unit="-",
         meaning="also store per-provider outputs as columns <provider>/<column>",
+        source="sweep file",
+    )
+    segments: Flag = param(
+        False,
+        unit="-",
+        meaning="also store per-segment outputs as columns <segment>/<column>",
+        source="sweep file",
+    )
+    perturbation: Number | None = param(
+        None,
+        low=0.001,
+        high=0.99,
+        unit="fraction",
+        meaning="oat: relative change of each parameter given as {}: the base point, then each "
+        f"at base x (1 - p) and base x (1 + p) (unset: {DEFAULT_PERTURBATION})",
+        source="sweep file",
+    )
+    rounds: Whole | None = param(
+        None,
+        low=1,
+        high=MAX_ROUNDS,
+        unit="rounds",
+        meaning="bisect: rounds after the range's two ends, each probing the bracket's midpoint "
+        f"(unset: {DEFAULT_ROUNDS})",
+        source="sweep file",
+    )
+    level: Number | None = param(
+        None,
+        low=0.01,
+        high=0.99,
+        unit="share of seeds",
+        meaning="bisect: the share of seeds with the outcome whose crossing is searched (unset: "
+        f"{DEFAULT_LEVEL})",
+        source="sweep file",
+    )
+    outcome: tuple[Condition, ...] = param(
+        (),
+        unit="-",
+        meaning="bisect: a run's boolean outcome at the horizon, every condition holding: a list "
+        "of { column = ..., and one of equals, above or below }",
         source="sweep file",
     )
     root_seed: Whole = param(
@@ -445,6 +568,8 @@ class SweepSpec(Frozen):
         fixed = _check_fixed(self)
         _check_dimensions(self, fixed)
         _check_kind(self, fixed)
+        _check_outcome(self, fixed)
+        _check_columns(self, fixed)
         return self
 
     # ---- what the rest of the package uses -----------------------------------------------
@@ -452,7 +577,7 @@ class SweepSpec(Frozen):
     def definition(self) -> dict[str, Any]:
         """The canonical, JSON-ready definition stored in the manifest and compared on resume
         (everything that changes results; not the file's path)."""
-        out = {
+        out: dict[str, Any] = {
             "name": self.name,
             "description": self.description,
             "kind": self.kind,
@@ -470,6 +595,16 @@ class SweepSpec(Frozen):
             "parameters": [d.definition() for d in self.parameters],
             "quick": self.quick,
         }
+        # keys added after the first format only when they matter, so that the definition
+        # (and so the fingerprint) of every sweep written before them stays the same
+        if self.segments:
+            out["segments"] = True
+        if self.sampler == "oat":
+            out["perturbation"] = self.oat_perturbation
+        if self.sampler == "bisect":
+            out["rounds"] = self.bisect_rounds
+            out["level"] = self.bisect_level
+            out["outcome"] = [c.definition() for c in self.outcome]
         return dict(json.loads(json.dumps(out)))
 
     def fingerprint(self) -> str:
@@ -489,6 +624,10 @@ class SweepSpec(Frozen):
         saltelli."""
         if self.sampler == "grid":
             return math.prod(d.size for d in self.parameters)
+        if self.sampler == "oat":
+            return 1 + 2 * len(self.parameters)
+        if self.sampler == "bisect":
+            return 2 + self.bisect_rounds
         n = int(self.points or 0)
         if self.sampler == "saltelli":
             dims = len(self.parameters)
@@ -498,6 +637,34 @@ class SweepSpec(Frozen):
     @property
     def n_runs(self) -> int:
         return self.n_points * self.replicates
+
+    @property
+    def oat_perturbation(self) -> float:
+        """oat: ``perturbation``, or its default."""
+        return DEFAULT_PERTURBATION if self.perturbation is None else float(self.perturbation)
+
+    @property
+    def bisect_rounds(self) -> int:
+        """bisect: ``rounds``, or its default."""
+        return DEFAULT_ROUNDS if self.rounds is None else int(self.rounds)
+
+    @property
+    def bisect_level(self) -> float:
+        """bisect: ``level``, or its default."""
+        return DEFAULT_LEVEL if self.level is None else float(self.level)
+
+    def oat_ends(self, dim: Dimension) -> tuple[Any, Any, Any]:
+        """oat: ``(base, low, high)`` of a dimension: its value in the base scenario (with
+        ``[fixed]``) and the two values the design takes, ``base x (1 -/+ perturbation)``
+        (whole-number parameters rounded) for ``{}``, or the range's ends."""
+        base = point_value(self.params_for({}), dim.name, None)
+        if dim.range is not None:
+            return base, dim.range[0], dim.range[1]
+        p = self.oat_perturbation
+        ends = sorted((base * (1 - p), base * (1 + p)))
+        if isinstance(base, int) and not isinstance(base, bool):
+            return base, round(ends[0]), round(ends[1])
+        return base, ends[0], ends[1]
 
     @property
     def recorded_steps(self) -> int:
@@ -564,10 +731,21 @@ def _check_design(spec: SweepSpec) -> None:
     for name in names:
         if names.count(name) > 1:
             raise InputError(f"parameters.{name}: listed twice")
-    if spec.sampler == "grid":
+    sizes = {
+        "grid": "its size is the product",
+        "oat": "its size is 1 + 2 x the parameters",
+        "bisect": "its size is 2 + rounds",
+    }
+    if spec.sampler in sizes:
         if spec.points is not None:
             raise _refuse(
-                "points", str(spec.points), "not used by sampler 'grid' (its size is the product)"
+                "points",
+                str(spec.points),
+                f"not used by sampler {spec.sampler!r} ({sizes[spec.sampler]})",
+            )
+        if spec.sampler != "grid" and not spec.parameters:
+            raise InputError(
+                f"parameters: sampler {spec.sampler!r} needs at least one varied parameter"
             )
     else:
         if not spec.parameters:
@@ -584,8 +762,17 @@ def _check_design(spec: SweepSpec) -> None:
             raise InputError("parameters: sampler 'saltelli' needs at least two parameters")
     if spec.second_order and spec.sampler != "saltelli":
         raise _refuse("second_order", "true", "only used by sampler 'saltelli'")
+    _check_sequential(spec)
     for dim in spec.parameters:
         where = f"parameters.{dim.name}"
+        if spec.sampler in ("oat", "bisect"):
+            _check_oat_bisect_dimension(spec, dim, where)
+            continue
+        if dim.perturbs_base:
+            raise InputError(
+                f"{where}: expected exactly one of 'values' or 'range' ({{}}, the base value "
+                "perturbed, is for sampler 'oat')"
+            )
         if dim.name == SCENARIO_DIMENSION and spec.sampler != "grid":
             raise InputError(
                 f"{where}: the scenario can vary only with sampler 'grid' (got {spec.sampler!r})"
@@ -601,6 +788,52 @@ def _check_design(spec: SweepSpec) -> None:
                 raise InputError(
                     f"{where}.levels: only used by sampler 'grid' (got {spec.sampler!r})"
                 )
+
+
+def _check_sequential(spec: SweepSpec) -> None:
+    """The keys of oat and bisect: each used only by its sampler; bisect varies one parameter
+    and needs an outcome."""
+    if spec.perturbation is not None and spec.sampler != "oat":
+        raise _refuse("perturbation", _fmt(spec.perturbation), "only used by sampler 'oat'")
+    for key in ("rounds", "level"):
+        value = getattr(spec, key)
+        if value is not None and spec.sampler != "bisect":
+            raise _refuse(key, _fmt(float(value)), "only used by sampler 'bisect'")
+    if spec.outcome and spec.sampler != "bisect":
+        raise InputError("outcome: only used by sampler 'bisect'")
+    if spec.sampler != "bisect":
+        return
+    if len(spec.parameters) != 1:
+        names = ", ".join(d.name for d in spec.parameters)
+        raise InputError(
+            f"parameters: sampler 'bisect' searches along one parameter; got "
+            f"{len(spec.parameters)} ({names})"
+        )
+    if not spec.outcome:
+        raise InputError(
+            "outcome: required by sampler 'bisect': a list of { column = ..., equals | above | "
+            "below = ... }, all holding in a run"
+        )
+
+
+def _check_oat_bisect_dimension(spec: SweepSpec, dim: Dimension, where: str) -> None:
+    """A dimension of oat (``{}`` or a range) or bisect (a range)."""
+    sampler = spec.sampler
+    if dim.name == SCENARIO_DIMENSION:
+        raise InputError(
+            f"{where}: the scenario can vary only with sampler 'grid' (got {sampler!r})"
+        )
+    wanted = (
+        "{} (the base value x (1 -/+ perturbation)) or a range = [low, high]"
+        if sampler == "oat"
+        else "a range = [low, high] to search"
+    )
+    if dim.values is not None:
+        raise InputError(f"{where}.values: sampler {sampler!r} takes {wanted}, not a list")
+    if dim.perturbs_base and sampler == "bisect":
+        raise InputError(f"{where}: sampler 'bisect' takes {wanted}")
+    if dim.levels is not None:
+        raise InputError(f"{where}.levels: only used by sampler 'grid' (got {sampler!r})")
 
 
 def _check_size(spec: SweepSpec, allow_large: bool) -> None:
@@ -620,6 +853,12 @@ def _check_size(spec: SweepSpec, allow_large: bool) -> None:
         what = " x ".join(str(d.size) for d in spec.parameters)
         what = what if len(what) <= 60 else what[:57] + "..."
         shown = f"{points} grid points ({what})"
+    elif spec.sampler == "oat":
+        where = "parameters"
+        shown = f"{points} points (1 + 2 x {len(spec.parameters)})"
+    elif spec.sampler == "bisect":
+        where = "rounds"
+        shown = f"{spec.bisect_rounds} ({points} points)"
     else:
         where = "points"
         shown = f"{spec.points}" + (f" ({points} points)" if points != spec.points else "")
@@ -711,6 +950,9 @@ def _check_dimensions(spec: SweepSpec, fixed: Params) -> None:
                     seen.add(repr(value))
                     _apply(fixed, dim.name, value, f"{where}.values[{i}]")
             continue
+        if dim.perturbs_base:
+            _check_perturbed(spec, fixed, dim, where)
+            continue
         assert dim.range is not None
         ends = [_apply(fixed, dim.name, b, f"{where}.range[{i}]") for i, b in enumerate(dim.range)]
         probe = point_value(ends[0], dim.name, dim.range[0])
@@ -725,6 +967,104 @@ def _check_dimensions(spec: SweepSpec, fixed: Params) -> None:
                     f"{dim.name} is a whole number but the grid takes {fractional[0]!r}; "
                     "choose levels that give whole values, or use values",
                 )
+
+
+def _check_perturbed(spec: SweepSpec, fixed: Params, dim: Dimension, where: str) -> None:
+    """oat ``{}``: the base value is a nonzero number, and both perturbed values are valid."""
+    base = point_value(fixed, dim.name, None)
+    if base is None:
+        raise InputError(
+            f"{where}: unset in the base scenario (it takes the global value); perturb the "
+            "global parameter or give a range = [low, high]"
+        )
+    if isinstance(base, bool) or not isinstance(base, int | float):
+        raise InputError(
+            f"{where}: the base value {short_repr(base)} is not a number; only a number can be "
+            "perturbed"
+        )
+    p = spec.oat_perturbation
+    if base == 0:
+        raise InputError(
+            f"{where}: the base value is 0, which a relative change leaves at 0; give a range = "
+            "[low, high]"
+        )
+    _, low, high = spec.oat_ends(dim)
+    if low == base or high == base:
+        raise InputError(
+            f"{where}: the whole number {base} changed by {p:g} rounds back to {base}; give a "
+            "range = [low, high] or a larger perturbation"
+        )
+    for sign, value in (("-", low), ("+", high)):
+        try:
+            fixed.replace(**{dim.name: value})
+        except InputError as exc:
+            reason = exc.detail.split(": ", 1)[-1] if exc.detail else str(exc)
+            raise InputError(
+                f"{where}: the base value {base:g} {sign}{p:.0%} is {value:g}: {reason}; give a "
+                "range = [low, high] or a smaller perturbation",
+                path=where,
+            ) from None
+
+
+def _check_outcome(spec: SweepSpec, fixed: Params) -> None:
+    """bisect: every condition names a column the sweep stores."""
+    providers = [p.name for p in fixed.providers]
+    segments = [s.name for s in fixed.resolved_segments()]
+    from sim.engine import MODEL_COLUMNS, PROVIDER_COLUMNS, SEGMENT_COLUMNS
+
+    for i, condition in enumerate(spec.outcome):
+        where = f"outcome[{i}].column={condition.column!r}"
+        owner, slash, column = condition.column.partition("/")
+        if not slash:
+            if condition.column not in MODEL_COLUMNS:
+                raise unknown_choice(f"{where}: unknown column", condition.column, MODEL_COLUMNS)
+            numeric = True
+        elif owner in providers:
+            if column not in PROVIDER_COLUMNS:
+                raise unknown_choice(f"{where}: unknown provider column", column, PROVIDER_COLUMNS)
+            if not spec.providers:
+                raise InputError(f"{where}: a provider's column; expected providers = true")
+            numeric = column != "strategy"
+        elif owner in segments:
+            if column not in SEGMENT_COLUMNS:
+                raise unknown_choice(f"{where}: unknown segment column", column, SEGMENT_COLUMNS)
+            if not spec.segments:
+                raise InputError(f"{where}: a segment's column; expected segments = true")
+            numeric = True
+        else:
+            raise unknown_choice(
+                f"{where}: unknown provider or segment", owner, [*providers, *segments]
+            )
+        if numeric and isinstance(condition.equals, str):
+            raise InputError(
+                f"outcome[{i}].equals={condition.equals!r}: {condition.column} is a number"
+            )
+        if not numeric and condition.equals is None:
+            raise InputError(
+                f"outcome[{i}]: {condition.column} is 'allow' or 'restrict'; expected equals = "
+                "'allow' or 'restrict'"
+            )
+        if not numeric and condition.equals not in ("allow", "restrict"):
+            raise InputError(
+                f"outcome[{i}].equals={short_repr(condition.equals)}: expected 'allow' or "
+                "'restrict'"
+            )
+
+
+def _check_columns(spec: SweepSpec, fixed: Params) -> None:
+    """With both ``providers`` and ``segments``, no provider and segment share a name (their
+    ``<name>/<column>`` columns would collide)."""
+    if not (spec.providers and spec.segments):
+        return
+    shared = {p.name for p in fixed.providers} & {s.name for s in fixed.resolved_segments()}
+    if shared:
+        name = sorted(shared)[0]
+        raise _refuse(
+            "segments",
+            "true",
+            f"a provider and a segment are both named {name!r}; their columns <name>/<column> "
+            "would collide",
+        )
 
 
 def _lineup_has(params: Params, *channels: str) -> bool:
@@ -945,7 +1285,8 @@ def spec_from_definition(definition: Mapping[str, Any]) -> SweepSpec:
     data["parameters"] = [
         {
             "name": d["name"],
-            **({"values": d["values"]} if "values" in d else {"range": [d["low"], d["high"]]}),
+            **({"values": d["values"]} if "values" in d else {}),
+            **({"range": [d["low"], d["high"]]} if "low" in d else {}),
             **({"levels": d["levels"]} if "levels" in d else {}),
             "scale": d.get("scale", "linear"),
         }
@@ -978,7 +1319,8 @@ def sweep_file_schema() -> dict[str, Any]:
     dimension = schema["$defs"]["Dimension"]
     dimension["properties"].pop("name")
     dimension.pop("required", None)
-    dimension["oneOf"] = [{"required": ["values"]}, {"required": ["range"]}]
+    # values or range, or {}: sampler oat's base value perturbed
+    dimension["oneOf"] = [{"required": ["values"]}, {"required": ["range"]}, {"maxProperties": 0}]
     dimension["properties"]["values"]["minItems"] = 1
     props["parameters"] = {
         "type": "object",

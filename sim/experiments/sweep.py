@@ -80,6 +80,7 @@ def plan(spec: SweepSpec) -> tuple[list[dict[str, Any]], list[runners.WorkUnit]]
                     record=spec.record,
                     providers=spec.providers,
                     sweep_sha256=sweep,
+                    segments=spec.segments,
                 )
             )
     return points, units

@@ -4,9 +4,10 @@ and the model reproduces the stylized facts of the model brief.
 Every check is a function returning a :class:`Check` record (points simulated, their Monte
 Carlo standard error, the closed form, an independent library's value where one exists, the
 tolerance and the verdict). The tests (``tests/test_theory.py``, ``tests/test_meanfield.py``,
-``tests/test_stylized_facts.py``) assert on these records and the report is written from them,
-so the two cannot disagree. ``python -m sim.validation --out docs`` (``make validate``) writes
-``docs/validation.md`` and its figures under ``docs/figures/validation/``.
+``tests/test_meanfield_segments.py``, ``tests/test_stylized_facts.py``) assert on these records
+(some at smaller sizes) and the report is written from them, so the two cannot disagree.
+``python -m sim.validation --out docs`` (``make validate``) writes ``docs/validation.md`` and
+its figures under ``docs/figures/validation/``.
 
 Modules
     :mod:`~sim.validation.closed_forms` the textbook results (pure NumPy/SciPy);
@@ -45,12 +46,15 @@ from sim.validation.checks import (
     check_inspection,
     check_logit_qre,
     check_meanfield_scaling,
+    check_meanfield_segments,
+    check_peer_departure,
     check_sf1_divergence,
     check_sf2_backfire,
     check_sf3_phases,
     check_sf4_protection,
     check_stag_hunt,
     fixed_strategy_params,
+    meanfield_path,
     wilson_interval,
     z_check,
     z_scores,
@@ -83,6 +87,8 @@ __all__ = [
     "check_inspection",
     "check_logit_qre",
     "check_meanfield_scaling",
+    "check_meanfield_segments",
+    "check_peer_departure",
     "check_sf1_divergence",
     "check_sf2_backfire",
     "check_sf3_phases",
@@ -94,6 +100,7 @@ __all__ = [
     "inspection_game",
     "logit_equilibrium",
     "main",
+    "meanfield_path",
     "tnp_fixation",
     "tnp_payoffs",
     "wilson_interval",

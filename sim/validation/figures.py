@@ -32,6 +32,83 @@ def _meanfield(fig: Figure, check: Check, bar: Any) -> None:
     ax2.legend(fontsize=8)
 
 
+def _meanfield_segments(fig: Figure, check: Check) -> None:
+    """Left: domestic share over time, ABM mean (95 % band) against the mean field; right: each
+    segment's domestic share, ABM means (markers) on the mean field's lines."""
+    curves = check.extra["curves"]
+    ax, ax2 = fig.subplots(1, 2)
+    steps = np.asarray(curves["steps"])
+    mean, band = np.asarray(curves["abm_mean"]), Z95 * np.asarray(curves["abm_se"])
+    ax.plot(curves["mf"], "k--", lw=2, label="mean field")
+    ax.errorbar(steps, mean, yerr=band, fmt="o", ms=4, capsize=2, label="ABM mean (95 %)")
+    ax.set(xlabel="step (month)", ylabel="domestic share (all enterprises)")
+    ax.legend(fontsize=8)
+    for s, name in enumerate(curves["segment_names"]):
+        ax2.plot(curves["segment_mf"][s], "-", lw=1, color=f"C{s}")
+        ax2.plot(steps, curves["segment_abm"][s], "o", ms=3, color=f"C{s}", label=name)
+    ax2.set(xlabel="step (month)", ylabel="domestic share of the segment")
+    ax2.legend(fontsize=7, title="lines: mean field", title_fontsize=7)
+
+
+def _peer_departure(fig: Figure, check: Check) -> None:
+    """Per-seed domestic shares at the last step against the mean field and the binomial
+    spread; local agreement and concentration over time, ABM against the closure."""
+    runs = check.extra["runs"]
+    ax, ax2, ax3 = fig.subplots(1, 3)
+    for colour, key in (("C0", "reference"), ("C3", "small world")):
+        run = runs[key]
+        values = np.asarray(run["final_domestic"])
+        ax.hist(values, bins=30, density=True, alpha=0.45, color=colour, label=run["label"])
+        grid = np.linspace(values.min(), values.max(), 200)
+        sd = run["binomial_sd"]
+        normal = np.exp(-0.5 * ((grid - run["mf_final_domestic"]) / sd) ** 2) / (
+            sd * np.sqrt(2 * np.pi)
+        )
+        ax.plot(grid, normal, "-", color=colour, lw=1)
+        ax.axvline(run["mf_final_domestic"], color=colour, ls="--", lw=1)
+    ax.set(xlabel=f"domestic share at step {check.extra['final']}", ylabel="density")
+    ax.set_title("seeds; lines: mean field and binomial spread", fontsize=8)
+    ax.legend(fontsize=7)
+    for colour, key in (("C0", "reference"), ("C3", "small world"), ("C2", "strong")):
+        run = runs[key]
+        ax2.plot(run["steps"], run["agreement_mean"], "o-", ms=3, color=colour, label=run["label"])
+        ax2.plot(run["mf_agreement"], "--", color=colour, lw=1)
+        ax3.plot(run["steps"], run["hhi_mean"], "o-", ms=3, color=colour, label=run["label"])
+        ax3.plot(run["mf_hhi"], "--", color=colour, lw=1)
+    ax2.set(xlabel="step (month)", ylabel="local agreement")
+    ax2.set_title("ABM (markers) vs mixing closure (dashed)", fontsize=8)
+    ax2.legend(fontsize=7)
+    ax3.set(xlabel="step (month)", ylabel="HHI of provider usage")
+    ax3.set_title("clusters hold out: ABM below the closure", fontsize=8)
+
+
+def _protection(fig: Figure, check: Check, bar: Any) -> None:
+    """Block share against the initial gap, with the rival's static thresholds."""
+    extra = check.extra
+    ax = fig.subplots()
+    ax.errorbar(check.x, check.simulated, yerr=bar, fmt="o-", capsize=4, label="ABM (95 %)")
+    ax.axvline(extra["threshold"], color="C3", ls="--", label="threshold: lab restricts")
+    ax.axvline(extra["threshold_open"], color="C3", ls=":", label="threshold: both allow")
+    ax.invert_xaxis()  # domestic quality nears the frontier to the right
+    ax.set(xlabel=check.x_label + " (towards the frontier ->)", ylabel=check.y_label)
+    ax.legend(fontsize=8)
+
+
+def _divergence(fig: Figure, check: Check) -> None:
+    """Share of seeds diverging at each horizon with its one-sided 95 % Wilson bounds."""
+    share = np.asarray(check.simulated)
+    low, high = np.asarray(check.extra["lower"]), np.asarray(check.extra["upper"])
+    pos = np.arange(len(share), dtype=float)
+    ax = fig.subplots()
+    ax.errorbar(
+        pos, share, yerr=[share - low, high - share], fmt="o", capsize=4, label="share (Wilson)"
+    )
+    ax.axhline(check.expected[0], color="C1", ls="--", label="lower bound must exceed")
+    ax.set_xticks(pos, check.labels)
+    ax.set(xlabel=check.x_label, ylabel=check.y_label, ylim=(min(0.75, low.min() - 0.02), 1.01))
+    ax.legend(fontsize=8)
+
+
 def _backfire(fig: Figure, check: Check) -> None:
     """Domestic share and capability gap over time, mandate against none (95 % bands)."""
     for ax, column in zip(fig.subplots(1, 2), ("domestic_share", "capability_gap"), strict=True):
@@ -98,6 +175,18 @@ def draw(check: Check, path: Path) -> None:
     if check.key == "meanfield_scaling":
         fig = Figure(figsize=(10, 4))
         _meanfield(fig, check, bar)
+    elif check.key == "meanfield_segments":
+        fig = Figure(figsize=(10, 4))
+        _meanfield_segments(fig, check)
+    elif check.key == "peer_departure":
+        fig = Figure(figsize=(14, 4.2))
+        _peer_departure(fig, check)
+    elif check.key == "sf1_divergence":
+        fig = Figure(figsize=(6.5, 4))
+        _divergence(fig, check)
+    elif check.key == "sf4_protection":
+        fig = Figure(figsize=(6.5, 4))
+        _protection(fig, check, bar)
     elif check.key == "sf2_backfire":
         fig = Figure(figsize=(10, 4))
         _backfire(fig, check)
