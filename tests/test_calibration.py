@@ -551,3 +551,27 @@ def test_calibrated_scenario_runs_from_the_cli():
     )
     assert proc.returncode == 0, proc.stderr
     assert "capability_gap" in proc.stdout
+
+
+def test_a_locked_directory_is_refused(tmp_path: Path):
+    import fcntl
+    import os
+
+    out = tmp_path / "locked"
+    out.mkdir()
+    fd = os.open(out / ".lock", os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        with pytest.raises(StoreError, match="in use by another calibration"):
+            calibrate(spec_of(), out)
+    finally:
+        os.close(fd)
+    assert not (out / "manifest.json").exists()
+
+
+def test_calibration_files_are_told_from_sweep_files():
+    from sim.calibration.core import is_calibration_file
+
+    assert is_calibration_file(SHIPPED) and is_calibration_file(SHIPPED_2024)
+    sweeps = [p for p in (ROOT / "experiments").glob("*.toml") if not p.stem.startswith("calib")]
+    assert sweeps and not any(is_calibration_file(p) for p in sweeps)
