@@ -84,9 +84,11 @@ def predictive_figure(
     spec: CalibrationSpec, predictive: pd.DataFrame, paths: pd.DataFrame, path: Path
 ) -> Path:
     """Posterior predictive: for each targeted output, its 5-95% band and median by month with
-    the month-targets as points (error bars: tolerance); then every target's 90% interval
-    against its observed value (ratios on a log axis)."""
+    the month targets as points (error bars: tolerance; squares: held out); then every
+    target's 90% interval as a multiple of its observed value (log axis)."""
     plt = _pyplot()
+    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
+
     quantities = list(dict.fromkeys(paths["quantity"]))
     panels = len(quantities) + 1
     cols = min(panels, 3)
@@ -110,6 +112,7 @@ def predictive_figure(
                     label=("fitted" if t.fit else "held out") + f": {name}",
                 )
         ax.set_title(quantity, fontsize=9)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("month (0 = January 2024)", fontsize=8)
         ax.legend(fontsize=6)
     ax = list(axes.flat)[len(quantities)]
@@ -135,6 +138,9 @@ def predictive_figure(
         fontsize=6,
     )
     ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("simulated / observed", fontsize=8)
     ax.set_title("every target", fontsize=9)
     ax.legend(fontsize=6)
