@@ -356,10 +356,15 @@ def _suite(args: argparse.Namespace) -> int:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    from sim.calibration import load_calibration, run_calibration
+    from sim.calibration import CalibrationError, load_calibration, run_calibration
+    from sim.experiments.sweep import RunFailed
 
     spec = load_calibration(args.file, quick=args.quick)
-    result = run_calibration(spec, args.out or Path("results") / spec.name, **_backend_kwargs(args))
+    out = args.out or Path("results") / spec.name
+    try:
+        result = run_calibration(spec, out, **_backend_kwargs(args))
+    except CalibrationError as exc:  # exit code 1, one line
+        raise RunFailed(str(exc)) from exc
     print(result.summary(), file=sys.stderr)
     return 0
 

@@ -208,7 +208,8 @@ class Target(Frozen):
         return self
 
     def statistic(self, value: float) -> float:
-        """A simulated or observed value in the distance's space."""
+        """A simulated or observed value in the distance's space (on a log scale a value that
+        is not positive counts as log = -1000, far from any target)."""
         if self.scale == "log":
             return math.log(value) if value > 0 else -1e3
         return value
@@ -1285,11 +1286,17 @@ def run_calibration(
                     # generation 0's epsilon is infinite: pyabc's check of its change computes
                     # inf - inf
                     warnings.filterwarnings("ignore", "invalid value encountered", RuntimeWarning)
-                    abc.run(
-                        minimum_epsilon=spec.schedule.min_epsilon,
-                        max_nr_populations=remaining,
-                        min_acceptance_rate=spec.schedule.min_acceptance,
-                    )
+                    try:
+                        abc.run(
+                            minimum_epsilon=spec.schedule.min_epsilon,
+                            max_nr_populations=remaining,
+                            min_acceptance_rate=spec.schedule.min_acceptance,
+                        )
+                    except Exception as exc:  # a failure while running, not bad input
+                        raise CalibrationError(
+                            f"calibration {spec.name!r} failed: {type(exc).__name__}: {exc}; "
+                            "the generations done are kept, re-run the command to resume"
+                        ) from exc
             generations = _history_generations(abc.history)
             ran = len(generations) - done
             manifest["generations"] = generations
