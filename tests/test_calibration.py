@@ -575,3 +575,27 @@ def test_calibration_files_are_told_from_sweep_files():
     assert is_calibration_file(SHIPPED) and is_calibration_file(SHIPPED_2024)
     sweeps = [p for p in (ROOT / "experiments").glob("*.toml") if not p.stem.startswith("calib")]
     assert sweeps and not any(is_calibration_file(p) for p in sweeps)
+
+
+def test_a_failure_while_running_is_one_line_exit_1(tmp_path: Path, monkeypatch, capsys):
+    from sim.cli import main
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("model exploded")
+
+    path = tmp_path / "tiny.toml"
+    path.write_text(
+        'name = "tiny"\nsteps = 13\n[fixed]\nn_enterprises = 200\n'
+        "[priors.learning_rate]\nlow = 0.0\nhigh = 0.6\n"
+        '[targets.gap]\nquantity = "capability_gap"\nmonth = 13\nobserved = 0.05\n'
+        "tolerance = 0.01\n[schedule]\npopulation = 4\ngenerations = 1\n"
+    )
+    monkeypatch.setattr(core, "simulate", broken)
+    code = main(
+        ["calibrate", str(path), "--out", str(tmp_path / "o"), "--workers", "1", "--no-progress"]
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1
+    assert len(err) == 1 and "model exploded" in err[0] and "re-run the command" in err[0]
+    manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
+    assert manifest["status"] == "running"
