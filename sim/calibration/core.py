@@ -844,15 +844,19 @@ def observed_statistics(spec: CalibrationSpec) -> dict[str, float]:
 
 # ---- the sampler ---------------------------------------------------------------------------
 
-Mapper = Callable[[Callable[[Any], Any], list[Any]], list[Any]]
+Mapper = Callable[[Callable[..., Any], list[Any], Any], list[Any]]
+"""``map_(function, tasks, shared)``: ``function(task, shared)`` for every task, results in task
+order; ``shared`` (pyabc's sampling function, or None) reaches every worker once per call."""
+
+_SHARED: list[Any] = [None]
+"""What a forked worker reads as ``shared`` (set in the parent before the pool forks)."""
 
 
-def _evaluate(task: tuple[bytes, int, int, int, int]) -> list[tuple[int, Any]]:
-    """Evaluate candidates ``first .. first + count - 1`` of generation ``t`` (in a worker)."""
-    import cloudpickle
-
-    payload, root_seed, t, first, count = task
-    simulate_one = cloudpickle.loads(payload)
+def _evaluate(task: tuple[int, int, int, int], shared: Any = None) -> list[tuple[int, Any]]:
+    """Evaluate candidates ``first .. first + count - 1`` of generation ``t`` with pyabc's
+    sampling function ``shared`` (in a forked worker: the one its parent set)."""
+    root_seed, t, first, count = task
+    simulate_one = _SHARED[0] if shared is None else shared
     out = []
     for k in range(first, first + count):
         draw, run = evaluation_seeds(root_seed, t, k)
@@ -904,10 +908,7 @@ def _sampler_class(base: type) -> type:
             all_accepted: bool = False,
             ana_vars: Any = None,
         ) -> Any:
-            import cloudpickle
-
             started = time.monotonic()
-            payload = cloudpickle.dumps(simulate_one)
             sample = self._create_empty_sample()
             accepted = 0
             k0 = 0
@@ -920,11 +921,12 @@ def _sampler_class(base: type) -> type:
                 parts = max(1, min(size, 4 * self.workers))
                 edges = np.linspace(k0, k0 + size, parts + 1).astype(int)
                 tasks = [
-                    (payload, self.root_seed, t, int(a), int(b - a))
+                    (self.root_seed, t, int(a), int(b - a))
                     for a, b in itertools.pairwise(edges)
                     if b > a
                 ]
-                results = [item for chunk in self.mapper(_evaluate, tasks) for item in chunk]
+                chunks = self.mapper(_evaluate, tasks, simulate_one)
+                results = [item for chunk in chunks for item in chunk]
                 results.sort(key=lambda item: item[0])
                 self.computed_ += len(results)
                 for k, particle in results:
@@ -971,21 +973,32 @@ def mapper(
     single-threaded processes)."""
     from sim.experiments.runners import BackendError
 
-    if backend == "local" and workers == 1:
-        yield lambda fn, tasks: [fn(t) for t in tasks]
+    fork = "fork" in multiprocessing.get_all_start_methods()
+    if backend == "local" and (workers == 1 or not fork):
+
+        def serial(fn: Callable[..., Any], tasks: list[Any], shared: Any) -> list[Any]:
+            return [fn(t, shared) for t in tasks]
+
+        yield serial
         return
     if backend == "local":
-        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-        pool = futures.ProcessPoolExecutor(
-            workers,
-            mp_context=multiprocessing.get_context(method),
-            initializer=_close_descriptors,
-            initargs=(close,),
-        )
-        try:
-            yield lambda fn, tasks: list(pool.map(fn, tasks))
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+
+        def forked(fn: Callable[..., Any], tasks: list[Any], shared: Any) -> list[Any]:
+            # a pool per call, forked after ``shared`` is set: the workers inherit it, so
+            # nothing of pyabc's has to be serialized here
+            _SHARED[0] = shared
+            try:
+                with futures.ProcessPoolExecutor(
+                    min(workers, max(len(tasks), 1)),
+                    mp_context=multiprocessing.get_context("fork"),
+                    initializer=_close_descriptors,
+                    initargs=(close,),
+                ) as pool:
+                    return list(pool.map(fn, tasks))
+            finally:
+                _SHARED[0] = None
+
+        yield forked
         return
     try:
         from distributed import Client, LocalCluster
@@ -1014,8 +1027,11 @@ def mapper(
         raise BackendError(f"--scheduler {target}: cannot connect ({exc})") from None
     try:
 
-        def dask_map(fn: Callable[[Any], Any], tasks: list[Any]) -> list[Any]:
-            return list(client.gather(client.map(fn, tasks, pure=False)))
+        def dask_map(fn: Callable[..., Any], tasks: list[Any], shared: Any) -> list[Any]:
+            # Dask serializes ``shared`` (with cloudpickle) and sends it to each worker once
+            common = None if shared is None else client.scatter(shared, broadcast=True, hash=False)
+            futures_ = client.map(fn, tasks, shared=common, pure=False)
+            return list(client.gather(futures_))
 
         yield dask_map
     finally:
@@ -1427,7 +1443,7 @@ def weighted_quantiles(values: np.ndarray, weights: np.ndarray, qs: Sequence[flo
 
 
 def _predictive_task(
-    task: tuple[CalibrationSpec, int, dict[str, float], int],
+    task: tuple[CalibrationSpec, int, dict[str, float], int], shared: Any = None
 ) -> tuple[int, pd.DataFrame]:
     spec, particle, values, runs = task
     seeds = [predictive_seed(spec.root_seed, particle, r) for r in range(runs)]
@@ -1445,7 +1461,7 @@ def posterior_predictive(
         (spec, i, {n: float(row[n]) for n in names}, runs)
         for i, row in enumerate(posterior.to_dict("records"))
     ]
-    results = sorted(map_(_predictive_task, tasks), key=lambda item: item[0])
+    results = sorted(map_(_predictive_task, tasks, None), key=lambda item: item[0])
     weights = np.repeat(posterior["weight"].to_numpy(dtype=float) / runs, runs)
     frames = [frame.assign(run=frame["run"] + i * runs) for i, frame in results]
     frame = pd.concat(frames, ignore_index=True)
