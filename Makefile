@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-$(DEPS_HASH)
 export SOLARA_TELEMETRY_MIXPANEL_ENABLE := False
 export MPLBACKEND := Agg
 
-.PHONY: install browser lint test run experiments docs-figures bench viz validate timeline clean
+.PHONY: install browser lint test run experiments docs-figures bench viz validate timeline calibrate clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -62,6 +62,12 @@ validate: install
 # The dated episode beside the timeline-2024 scenario (docs/timeline.md).
 timeline: install
 	$(PY) -m sim.timeline --out docs
+
+# The shipped calibration (ABC-SMC, docs/calibration.md) into results/calibration; re-running
+# resumes it. `make calibrate CALIBRATE_FLAGS=--quick` runs the quick variant.
+CALIBRATE_FLAGS ?=
+calibrate: install
+	$(PY) -m sim calibrate experiments/calibration.toml --out results/calibration$(if $(findstring --quick,$(CALIBRATE_FLAGS)),-quick) $(CALIBRATE_FLAGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

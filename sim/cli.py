@@ -1,4 +1,4 @@
-"""Command line: ``python -m sim scenarios | schema | run | sweep | figures | suite``.
+"""Command line: ``python -m sim scenarios | schema | run | sweep | figures | suite | calibrate``.
 
 Exit codes: 0 success; 2 bad input (malformed or invalid sweep file, unknown parameter, value
 out of range, unwritable or unusable output, unreachable scheduler, bad options), reported as
@@ -217,6 +217,14 @@ def build_parser() -> argparse.ArgumentParser:
     suite.add_argument("--docs-figures", type=Path, default=None, help="copy key figures here")
     suite.add_argument("--allow-large", action="store_true", help=allow_large)
     _add_backend_options(suite)
+
+    calibrate = sub.add_parser(
+        "calibrate", help="run or resume a calibration file (ABC-SMC; docs/calibration.md)"
+    )
+    calibrate.add_argument("file", type=Path)
+    calibrate.add_argument("--out", type=Path, default=None, help="default: results/<name>")
+    calibrate.add_argument("--quick", action="store_true", help="the file's [quick] variant")
+    _add_backend_options(calibrate)
     return parser
 
 
@@ -347,6 +355,20 @@ def _suite(args: argparse.Namespace) -> int:
     return 0
 
 
+def _calibrate(args: argparse.Namespace) -> int:
+    from sim.calibration import CalibrationError, load_calibration, run_calibration
+    from sim.experiments.sweep import RunFailed
+
+    spec = load_calibration(args.file, quick=args.quick)
+    out = args.out or Path("results") / spec.name
+    try:
+        result = run_calibration(spec, out, **_backend_kwargs(args))
+    except CalibrationError as exc:  # exit code 1, one line
+        raise RunFailed(str(exc)) from exc
+    print(result.summary(), file=sys.stderr)
+    return 0
+
+
 COMMANDS = {
     "scenarios": lambda args: _scenarios(),
     "schema": _schema,
@@ -354,6 +376,7 @@ COMMANDS = {
     "sweep": _sweep,
     "figures": _figures,
     "suite": _suite,
+    "calibrate": _calibrate,
 }
 
 

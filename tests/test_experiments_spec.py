@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sim.calibration.core import is_calibration_file
 from sim.errors import InputError
 from sim.experiments import samplers
 from sim.experiments.samplers import design, run_seeds
@@ -31,7 +32,8 @@ from sim.params import list_scenarios
 from sim.schema import describe
 
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
-SWEEP_FILES = sorted(EXPERIMENTS.glob("*.toml"))
+# calibration files (python -m sim calibrate, tests/test_calibration.py) live beside them
+SWEEP_FILES = [p for p in sorted(EXPERIMENTS.glob("*.toml")) if not is_calibration_file(p)]
 
 
 def sweep(**overrides):
@@ -48,7 +50,7 @@ def sweep(**overrides):
     return spec_from_mapping(data, name="t")
 
 
-@pytest.mark.parametrize("path", sorted(EXPERIMENTS.glob("*.toml")), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", SWEEP_FILES, ids=lambda p: p.stem)
 @pytest.mark.parametrize("quick", [False, True])
 def test_shipped_experiments_validate_and_have_a_quick_variant(path, quick):
     spec = load_spec(path, quick=quick)

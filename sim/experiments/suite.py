@@ -40,7 +40,10 @@ def experiments_dir() -> Path:
 def experiment_specs(directory: Path, *, quick: bool, allow_large: bool = False) -> list[SweepSpec]:
     """Every sweep file in ``directory``, validated (all of them before any runs). Two files
     with the same sweep name would write into one results directory, so that is refused."""
-    files = sorted(directory.glob("*.toml"))
+    from sim.calibration.core import is_calibration_file
+
+    # calibration files (python -m sim calibrate) live beside the sweep files
+    files = [f for f in sorted(directory.glob("*.toml")) if not is_calibration_file(f)]
     if not files:
         raise ValueError(f"--experiments {directory}: no sweep files (*.toml) found")
     specs = [load_spec(f, quick=quick, allow_large=allow_large) for f in files]
