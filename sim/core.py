@@ -256,14 +256,52 @@ def _switching_costs(domestic: Bool, switching_cost: float, migration_discount: 
 
 
 @dataclass(frozen=True)
+class Assignment:
+    """One piece of state an event month sets: ``target`` is ``home_policy``, ``rival_policy``,
+    ``controls`` (codes 0/1), or a provider's ``strategy`` (code), ``quality`` (as a fraction of
+    the frontier), ``price`` or ``compute``; ``provider`` its index (None for the others)."""
+
+    target: str
+    provider: int | None
+    value: float
+
+
+def assignments(core: Core, state: dict[str, Any]) -> tuple[Assignment, ...]:
+    """The state an event month sets (:data:`sim.params.STATE_KEYS` by name) as assignments,
+    read once for the engine and the mean field. A strategy set on a provider that does not
+    decide (domestic, open), or an emptied ``fixed_strategy``, sets nothing."""
+    names = [p.name for p in core.params.providers]
+    out = []
+    for key, value in state.items():
+        if key in ("home_policy", "rival_policy"):
+            out.append(Assignment(key, None, float(CODE[str(value)])))
+        elif key == "home_controls":
+            out.append(Assignment("controls", None, float(CODE[str(value)])))
+        else:
+            name, _, field_name = key.partition(".")
+            j = names.index(name)
+            if field_name in ("initial_strategy", "fixed_strategy"):
+                if core.foreign[j] and value:
+                    out.append(Assignment("strategy", j, float(CODE[str(value)])))
+            else:  # quality, price, compute
+                out.append(Assignment(field_name, j, float(str(value))))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
 class StageCore:
     """One stage of a :class:`Plan`: the ``Core`` in force from ``month`` on, and the state the
-    month's events set (by parameter name, see :data:`sim.params.STATE_KEYS`)."""
+    month's events set (by parameter name, see :data:`sim.params.STATE_KEYS`, and read as
+    :class:`Assignment`)."""
 
     month: int
     core: Core
     state: dict[str, Any]
     labels: tuple[str, ...]
+
+    @cached_property
+    def assignments(self) -> tuple[Assignment, ...]:
+        return assignments(self.core, self.state)
 
 
 @dataclass(frozen=True)

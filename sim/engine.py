@@ -426,30 +426,22 @@ def spend_usage(core: Core, state: State) -> Float:
 
 def enter_stage(stage: StageCore, previous: Core, state: State) -> State:
     """Apply the state an event month sets, and reset the memory of a rule that changed."""
-    core = stage.core
-    p = core.params
-    names = [pr.name for pr in p.providers]
+    p = stage.core.params
     changes: dict[str, object] = {}
-    strategy, quality = state.strategy.copy(), state.quality.copy()
-    price, compute = state.price.copy(), state.compute.copy()
-    for key, value in stage.state.items():
-        if key in ("home_policy", "rival_policy"):
-            changes[key] = np.full(state.runs, CODE[str(value)], np.int8)
-        elif key == "home_controls":
-            changes["controls"] = np.full(state.runs, CODE[str(value)], np.int8)
+    arrays: dict[str, NDArray[np.generic]] = {
+        "strategy": state.strategy.copy(),
+        "quality": state.quality.copy(),
+        "price": state.price.copy(),
+        "compute": state.compute.copy(),
+    }
+    for a in stage.assignments:
+        if a.provider is None:  # a policy or the controls, in every run
+            changes[a.target] = np.full(state.runs, int(a.value), np.int8)
+        elif a.target == "quality":
+            arrays["quality"][:, a.provider] = a.value * state.frontier
         else:
-            name, _, field_name = key.partition(".")
-            j = names.index(name)
-            if field_name in ("initial_strategy", "fixed_strategy"):
-                if core.foreign[j] and value:
-                    strategy[:, j] = CODE[str(value)]
-            elif field_name == "quality":
-                quality[:, j] = float(str(value)) * state.frontier
-            elif field_name == "price":
-                price[:, j] = float(str(value))
-            elif field_name == "compute":
-                compute[:, j] = float(str(value))
-    changes.update(strategy=strategy, quality=quality, price=price, compute=compute)
+            arrays[a.target][:, a.provider] = a.value
+    changes.update(arrays)
     old, new = previous.params, p
     runs = state.runs
     if new.firm_rule != old.firm_rule:

@@ -58,7 +58,7 @@ from numpy.typing import NDArray
 
 from sim import dynamics, engine, network, payoffs, rules
 from sim.batch import warn_late_events, whole_number
-from sim.core import CODE, Core, Plan, segment_sizes
+from sim.core import Core, Plan, segment_sizes
 from sim.errors import field_error
 from sim.params import TASTE_KINDS, Params
 
@@ -278,36 +278,34 @@ def _weighted_profiles(
 
 
 def _apply_stage(plan: Plan, ms: MeanState, month: int) -> MeanState:
-    """The state an event month sets, in expectation."""
+    """The state an event month sets (:class:`sim.core.Assignment`), in expectation."""
     stage = plan.stage_at(month)
     if stage is None:
         return ms
     core = stage.core
-    names = [pr.name for pr in core.params.providers]
-    allow, quality = ms.allow.copy(), ms.quality.copy()
-    price, compute = ms.price.copy(), ms.compute.copy()
+    vectors = {
+        "quality": ms.quality.copy(),
+        "price": ms.price.copy(),
+        "compute": ms.compute.copy(),
+        "allow": ms.allow.copy(),
+    }
     changes: dict[str, object] = {}
-    foreign_pos = {int(j): k for k, j in enumerate(core.foreign_index)}
-    for key, value in stage.state.items():
-        if key == "home_policy":
-            changes["home_restricts"] = float(CODE[str(value)])
-        elif key == "rival_policy":
-            changes["rival_restricts"] = float(CODE[str(value)])
-        elif key == "home_controls":
-            changes["controls_on"] = float(CODE[str(value)])
+    position = {int(j): k for k, j in enumerate(core.foreign_index)}
+    scalar = {
+        "home_policy": "home_restricts",
+        "rival_policy": "rival_restricts",
+        "controls": "controls_on",
+    }
+    for a in stage.assignments:
+        if a.provider is None:
+            changes[scalar[a.target]] = a.value
+        elif a.target == "strategy":
+            vectors["allow"][position[a.provider]] = 1.0 - a.value
+        elif a.target == "quality":
+            vectors["quality"][a.provider] = a.value * ms.frontier
         else:
-            name, _, field_name = key.partition(".")
-            j = names.index(name)
-            if field_name in ("initial_strategy", "fixed_strategy") and j in foreign_pos:
-                if value:
-                    allow[foreign_pos[j]] = 1.0 - CODE[str(value)]
-            elif field_name == "quality":
-                quality[j] = float(str(value)) * ms.frontier
-            elif field_name == "price":
-                price[j] = float(str(value))
-            elif field_name == "compute":
-                compute[j] = float(str(value))
-    return replace(ms, allow=allow, quality=quality, price=price, compute=compute, **changes)  # type: ignore[arg-type]
+            vectors[a.target][a.provider] = a.value
+    return replace(ms, **vectors, **changes)  # type: ignore[arg-type]
 
 
 def step(plan: Plan, ms: MeanState) -> MeanState:
