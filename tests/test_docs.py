@@ -381,7 +381,7 @@ def test_seed_scalar_table_matches_both_scenarios(odd: str) -> None:
         assert parse_literal(row[1]) == value(seed, name), f"{name}: seed value"
         assert parse_literal(row[2]) == value(classic, name), f"{name}: classic value"
         assert row[3], f"{name}: no rationale"
-    scalars = [n for n in seed.model_fields if n not in ("providers", "segments", "events")]
+    scalars = [n for n in type(seed).model_fields if n not in ("providers", "segments", "events")]
     differing = {
         n for n in scalars if n != "network" and getattr(seed, n) != getattr(classic, n)
     } | {
