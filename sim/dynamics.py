@@ -132,7 +132,8 @@ def choose_providers(
         new = inverse_cdf(rows, u_option.ravel()[flat])
     else:
         # options along the first axis (K, M): every pass below runs over contiguous rows
-        rows = utilities.reshape(-1, n_options).T[:, row]  # (K, M)
+        table = np.ascontiguousarray(utilities.reshape(-1, n_options).T)  # (K, R S K), small
+        rows = np.take(table, row, axis=1)  # (K, M)
         cumulative = personal.utilities(core, rows, flat, seg, choice)
         cumulative -= cumulative.max(axis=0)
         np.exp(cumulative, out=cumulative)
@@ -176,6 +177,8 @@ class Personal:
         from sim.network import NeighbourWeights
 
         self.taste = taste
+        # options of one kind read one contiguous row: tastes stored kind-major (T, R N)
+        self.taste_by_kind = None if taste is None else np.ascontiguousarray(taste.T)
         self.taste_kind = taste_kind
         self.graph = graph
         # spend never changes: the weighted adjacency is prepared once per run
@@ -191,15 +194,16 @@ class Personal:
     ) -> Float:
         """Each reviser's own utilities, options first ``(K, M)``: its segment's ``rows``
         ``(K, M)`` plus ``mu_s (e_i,kind(j) + beta_peer x_ij)`` for the enterprises at
-        ``flat``."""
-        utility = np.ascontiguousarray(rows)
+        ``flat``. Updates ``rows`` in place."""
+        utility = rows
         mu = core.mu[seg]
         if self.neighbours is not None and core.flags.peers:
             sums, inverse_total = self.neighbours.option_sums(flat, choice.ravel(), len(utility))
             sums *= core.params.peer_effect * inverse_total * mu
             utility += sums
-        if self.taste is not None:
-            scaled = (self.taste[flat] * mu[:, None]).T  # (T, M)
+        if self.taste_by_kind is not None:
+            scaled = np.take(self.taste_by_kind, flat, axis=1)  # (T, M)
+            scaled *= mu
             for j, kind in enumerate(self.taste_kind):
                 utility[j] += scaled[kind]
         return utility

@@ -967,11 +967,23 @@ def average_clustering(graph: Graph) -> float:
     return float(local_clustering(graph).mean())
 
 
+def neighbour_rows(
+    matrix: sp.csr_matrix, nodes: NDArray[np.integer[Any]]
+) -> tuple[NDArray[np.intp], NDArray[np.int32], NDArray[Any]]:
+    """The listed nodes' rows of a CSR adjacency ``matrix``, rows in the order of ``nodes``
+    ``(M,)`` and each row's entries in CSR order: ``(row, neighbour, data)``, each of length
+    ``sum_m d_m``, ``row`` the position in ``nodes``. SciPy's row indexing (C) does the gather;
+    measured faster than a NumPy gather of the same entries."""
+    sub = matrix[np.asarray(nodes, dtype=np.int64).ravel()]
+    row = np.repeat(np.arange(sub.shape[0], dtype=np.intp), np.diff(sub.indptr))
+    return row, sub.indices, sub.data
+
+
 class NeighbourWeights:
     """A graph with a fixed non-negative weight on every node (spend), prepared once for the
-    per-step kernel :meth:`shares`: the weighted adjacency as a SciPy CSR matrix (entry
-    ``(i, j) = w_j`` for every neighbour ``j`` of ``i``) and each node's inverse total neighbour
-    weight (0 for a node without neighbours or with zero total weight)."""
+    per-step kernel :meth:`option_sums`: each CSR entry's weight (entry for neighbour ``j`` of
+    ``i`` holds ``w_j``) and each node's inverse total neighbour weight (0 for a node without
+    neighbours or with zero total weight)."""
 
     def __init__(self, graph: Graph, weight: Float) -> None:
         entry = np.asarray(weight, dtype=np.float64)[graph.indices]
@@ -985,18 +997,17 @@ class NeighbourWeights:
     ) -> tuple[Float, Float]:
         """For ``nodes`` ``(M,)``: the weight of each node's neighbours on each option, options
         first ``(n_options, M)``, and each node's inverse total neighbour weight ``(M,)``. Only
-        the listed nodes' rows are read (SciPy's CSR row indexing); each row's entries are
-        summed in CSR order."""
+        the listed nodes' rows are read (:func:`neighbour_rows`); each row's entries are summed
+        in CSR order."""
         nodes = np.asarray(nodes, dtype=np.int64).ravel()
         if nodes.size == 0 or self.matrix.nnz == 0:
             return np.zeros((n_options, nodes.size)), self.inverse_total[nodes]
-        sub = self.matrix[nodes]
-        row = np.repeat(np.arange(nodes.size, dtype=np.int64), np.diff(sub.indptr))
-        option = choice[sub.indices]
+        row, neighbour, weight = neighbour_rows(self.matrix, nodes)
+        option = choice[neighbour]
         if option.size and (option.min() < 0 or option.max() >= n_options):
             raise ValueError(f"choice: a neighbour's option lies outside [0, {n_options})")
         cell = option.astype(np.int64) * nodes.size + row
-        flat = np.bincount(cell, weights=sub.data, minlength=nodes.size * n_options)
+        flat = np.bincount(cell, weights=weight, minlength=nodes.size * n_options)
         sums: Float = flat.astype(np.float64, copy=False).reshape(n_options, nodes.size)
         return sums, self.inverse_total[nodes]
 
