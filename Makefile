@@ -35,8 +35,9 @@ lint: install
 	$(VENV)/bin/ruff format --check sim tests benchmarks experiments
 	$(VENV)/bin/mypy sim
 
+# Every test, spread over up to four worker processes (pytest-xdist; one per core).
 test: install browser lint
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto --maxprocesses 4
 
 # --force: results left by another version of the model code are recomputed (a sweep of the
 # same definition and code resumes; files the tool did not write are never touched).
