@@ -157,7 +157,8 @@ def effective_cost(margin: ArrayLike, marginal_cost: ArrayLike, subsidy: float) 
         raise ValueError("margin and marginal_cost must be non-negative")
     cost = (1.0 - subsidy) * c
     safe = np.where(m > 0, m, 1.0)
-    return np.where(m > 0, cost / safe, np.inf)
+    with np.errstate(over="ignore"):  # a tiny margin's floor is out of range: +inf, as meant
+        return np.where(m > 0, cost / safe, np.inf)
 
 
 def price_floor(
@@ -465,11 +466,12 @@ def _step_candidates(problem: _Problem, top: Float) -> Float:
     safe_e = np.where(e > 0, e, 1.0)
     y = np.where(has_step, problem.y, 0.0)
     cost = problem.cost[:, None]
-    own = cost + (1.0 + lambertw_exp(y - safe_e * cost - 1.0)) / safe_e
-    step = y / safe_e
-    points = [own] + [step + m / safe_e for m in STEP_OFFSETS]
     # a step too far out to represent (e_s below ~1e-308: y / e and m / e overflow, inf - inf)
-    # has no candidate in range either
+    # has no candidate in range either: the non-finite points are dropped below
+    with np.errstate(over="ignore", invalid="ignore"):
+        own = cost + (1.0 + lambertw_exp(y - safe_e * cost - 1.0)) / safe_e
+        step = y / safe_e
+        points = [own] + [step + m / safe_e for m in STEP_OFFSETS]
     out = np.stack([np.where(has_step & np.isfinite(q), q, top[..., None]) for q in points], -1)
     return out.reshape(*out.shape[:2], -1)
 

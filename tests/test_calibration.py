@@ -532,6 +532,42 @@ def test_cli_runs_a_tiny_calibration(tmp_path: Path):
     assert (tmp_path / "o" / "posterior.parquet").exists()
 
 
+def test_cli_reaches_a_scheduler_through_the_bounded_connect(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    """A peer that accepts TCP and never answers: one line naming the scheduler, exit 2,
+    within the connect timeout (the sweeps' connect, issue 11)."""
+    import threading
+    import time
+
+    from sim.cli import main
+    from tests.test_store_integrity import fake_peer
+
+    path = tmp_path / "tiny.toml"
+    data = tiny()
+    path.write_text(
+        f'name = "tiny"\nbase = "{data["base"]}"\nsteps = 13\n[fixed]\nn_enterprises = 200\n'
+        "[priors.learning_rate]\nlow = 0.0\nhigh = 0.6\n"
+        '[targets.gap]\nquantity = "capability_gap"\nmonth = 13\nobserved = 0.05\n'
+        "tolerance = 0.01\n[schedule]\npopulation = 8\ngenerations = 1\n"
+    )
+    with fake_peer("silent") as port:
+        address = f"tcp://127.0.0.1:{port}"
+        args = ["calibrate", str(path), "--out", str(tmp_path / "o"), "--backend", "dask"]
+        args += ["--scheduler", address, "--connect-timeout", "2", "--no-progress"]
+        result: list[int] = []
+        runner = threading.Thread(target=lambda: result.append(main(args)), daemon=True)
+        started = time.monotonic()
+        runner.start()
+        runner.join(30)
+        elapsed = time.monotonic() - started
+    assert result, f"still connecting after {elapsed:.0f} s with --connect-timeout 2"
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert result[0] == 2, lines
+    assert len(lines) == 1 and f"--scheduler {address}: no answer within" in lines[0], lines
+    assert elapsed < 2 + 2.5, f"took {elapsed:.1f} s with --connect-timeout 2"
+
+
 def test_calibrated_scenario_runs_and_meets_the_month_zero_anchors():
     params = load_scenario("calibrated")
     assert params.start_month == "2024-01"

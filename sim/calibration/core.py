@@ -971,7 +971,7 @@ def mapper(
     (``local``; forked workers close the descriptors ``close``, the directory's lock) or a
     Dask cluster (``dask``: ``scheduler``, or a ``LocalCluster`` of ``workers``
     single-threaded processes)."""
-    from sim.experiments.runners import BackendError
+    from sim.experiments.runners import dask_client
 
     fork = "fork" in multiprocessing.get_all_start_methods()
     if backend == "local" and (workers == 1 or not fork):
@@ -1000,32 +1000,7 @@ def mapper(
 
         yield forked
         return
-    try:
-        from distributed import Client, LocalCluster
-    except ImportError as exc:
-        raise BackendError(
-            "backend 'dask' needs dask[distributed]: pip install 'techcomp-sim[dist]'"
-        ) from exc
-    cluster = None
-    try:
-        if scheduler is None:
-            cluster = LocalCluster(
-                n_workers=workers,
-                threads_per_worker=1,
-                processes=True,
-                host="127.0.0.1",
-                dashboard_address=None,
-                silence_logs=40,
-            )
-            client = Client(cluster)
-        else:
-            client = Client(scheduler, timeout=connect_timeout)
-    except (OSError, TimeoutError, ValueError) as exc:
-        if cluster is not None:
-            cluster.close()
-        target = scheduler or "a LocalCluster"
-        raise BackendError(f"--scheduler {target}: cannot connect ({exc})") from None
-    try:
+    with dask_client(workers, scheduler, connect_timeout) as client:
 
         def dask_map(fn: Callable[..., Any], tasks: list[Any], shared: Any) -> list[Any]:
             # Dask serializes ``shared`` (with cloudpickle) and sends it to each worker once
@@ -1034,10 +1009,6 @@ def mapper(
             return list(client.gather(futures_))
 
         yield dask_map
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
 
 
 # ---- provenance ----------------------------------------------------------------------------

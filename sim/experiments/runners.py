@@ -452,12 +452,13 @@ def connect_scheduler(address: str, timeout: float) -> Any:
 
 
 @contextmanager
-def dask_backend(workers: int, scheduler: str | None, timeout: float = 10.0) -> Iterator[Runner]:
-    """Run units on a Dask cluster: the scheduler at ``scheduler`` (reached within
-    ``timeout`` seconds, :func:`connect_scheduler`), or a ``LocalCluster`` of ``workers``
-    single-threaded worker processes on 127.0.0.1 when none is given."""
+def dask_client(workers: int | None, scheduler: str | None, timeout: float = 10.0) -> Iterator[Any]:
+    """A ``distributed.Client`` of the scheduler at ``scheduler`` (reached within ``timeout``
+    seconds, :func:`connect_scheduler`), or of a ``LocalCluster`` of ``workers``
+    single-threaded worker processes on 127.0.0.1 when none is given; closed on exit. Sweeps
+    and calibrations reach Dask through this one door."""
     try:
-        from distributed import Client, LocalCluster, wait
+        from distributed import Client, LocalCluster
     except ImportError as exc:
         raise BackendError(
             "backend 'dask' needs dask[distributed]: pip install 'techcomp-sim[dist]'"
@@ -483,6 +484,20 @@ def dask_backend(workers: int, scheduler: str | None, timeout: float = 10.0) -> 
                 f"--backend dask: cannot start a local Dask cluster ({exc})".strip()
             ) from None
     try:
+        yield client
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+@contextmanager
+def dask_backend(workers: int, scheduler: str | None, timeout: float = 10.0) -> Iterator[Runner]:
+    """Run units on a Dask cluster (:func:`dask_client`), at most two units per worker thread
+    in flight."""
+    from distributed import wait
+
+    with dask_client(workers, scheduler, timeout) as client:
         window = 2 * max(sum(client.nthreads().values()), 1)
 
         def distributed_run(units: list[WorkUnit]) -> Iterator[tuple[WorkUnit, Chunk]]:
@@ -494,10 +509,6 @@ def dask_backend(workers: int, scheduler: str | None, timeout: float = 10.0) -> 
             )
 
         yield distributed_run
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
 
 
 def check_options(
