@@ -20,9 +20,9 @@ every agent has stepped (Mesa's simultaneous-activation pattern), as the engine 
 enterprise at once. Step 0: each agent adopts from its own long-run logit probabilities
 ``softmax(mu_s (v_s + e_i))`` over its segment's available options.
 
-The providers' and governments' side reuses the engine, as :mod:`benchmarks.naive_mesa` does:
-payoffs, decisions, prices, reachability, capability growth and the observation are the
-functions :func:`sim.engine.advance` calls, in its order, on an :class:`sim.engine.State` the
+The providers' and governments' side is the engine's: each step calls :func:`sim.engine.decide`
+(events, payoffs, decisions, prices, the market) and :func:`sim.engine.settle` (revenue,
+capability growth) around the agents' own choices, on an :class:`sim.engine.State` the
 model keeps (its ``choice``, ``counts`` and ``spend`` rebuilt from the agents each step). The
 population (spend sizes, tastes, network) is drawn by :func:`sim.engine.draw_population` and
 copied into the agents. Random draws come in a different order from the engine's (one scalar
@@ -46,8 +46,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from sim import dynamics, engine, payoffs, rules
-from sim.core import RESTRICT, Core, Plan
+from sim import engine, rules
+from sim.core import Core, Plan
 from sim.params import TASTE_KINDS, Params, load_scenario
 
 
@@ -267,115 +267,16 @@ class NaiveV2Model(mesa.Model):
 
     def step(self) -> None:
         """One month in the engine's order; the enterprises decide one by one in Python."""
-        state = self.state
-        month = state.t + 1
-        core = self.plan.core_at(month)
-        stage = self.plan.stage_at(month)
-        if stage is not None:
-            state = engine.enter_stage(stage, self.plan.core_at(month - 1), state)
-        p = core.params
-        values = engine.values_of(core, state)
-        rng = self.rng
-        knobs = core.firm_knobs
-        new_foreign, firm_memory = _revise(
-            p.firm_rule,
-            lambda: engine.firm_payoffs(core, state, values, state.home_policy)[
-                :, core.foreign_index, :
-            ],
-            state.strategy[:, core.foreign_index],
-            state.firm_memory,
-            state.t,
-            p.firm_revision_rate,
-            knobs,
-            rng,
-        )
-        fixed_foreign = core.fixed[core.foreign_index]
-        strategy = state.strategy.copy()
-        strategy[:, core.foreign_index] = np.where(fixed_foreign >= 0, fixed_foreign, new_foreign)
-        home_knobs = rules.RuleKnobs(
-            p.home_rationality, p.imitation_intensity, p.roth_erev_forgetting
-        )
-        rival_knobs = rules.RuleKnobs(
-            p.rival_rationality, p.imitation_intensity, p.roth_erev_forgetting
-        )
-        new_home, home_memory = _revise(
-            p.home_rule,
-            lambda: engine.home_payoffs(core, state, values),
-            state.home_policy[:, None],
-            state.home_memory,
-            state.t,
-            p.gov_revision_rate,
-            home_knobs,
-            rng,
-        )
-        new_rival, rival_memory = _revise(
-            p.rival_rule,
-            lambda: engine.rival_payoffs(core, state, values),
-            state.rival_policy[:, None],
-            state.rival_memory,
-            state.t,
-            p.gov_revision_rate,
-            rival_knobs,
-            rng,
-        )
-        rival_policy = new_rival[:, 0]
-        controls, controls_memory = state.controls, state.controls_memory
-        if core.flags.controls_decided:
-            new_controls, controls_memory = _revise(
-                p.home_controls_rule,
-                lambda: engine.controls_payoffs(core, state),
-                state.controls[:, None],
-                state.controls_memory,
-                state.t,
-                p.gov_revision_rate,
-                home_knobs,
-                rng,
-            )
-            controls = new_controls[:, 0]
-        price = engine.update_prices(core, state, values) if core.flags.prices else state.price
-
-        # the market every enterprise reads this step
-        accessible, circumventable = engine.reachability(core, strategy, rival_policy)
-        if price is not state.price:
-            values = payoffs.option_values(core, engine.relative_quality(state), price)
-        switching = core.switching
-        if core.switching_offer is not None:
-            restricting = ((strategy == RESTRICT) & core.foreign).any(-1)
-            switching = np.where(
-                restricting[:, None, None, None], core.switching_offer[None], core.switching[None]
-            )
-        utility = payoffs.transition_utilities(core, values, accessible, circumventable, switching)
-        reach = payoffs.segment_available(core, accessible | circumventable)[0]
+        decided = engine.decide(self.plan, self.state, self.rng)
+        core = decided.core
         self.market = replace(
-            self._market_lists(core, utility[0]),
-            forced=[[not ok for ok in row] + [False] for row in reach.tolist()],
+            self._market_lists(core, decided.utilities[0]),
+            forced=decided.forced[0].tolist(),
         )
         self.agent_set.do("step")
         self.agent_set.do("advance")
-
         choice, counts, spend = self._tally(core)
-        moved = replace(state, choice=choice, counts=counts, spend=spend)
-        usage = engine.spend_usage(core, moved)
-        revenue = payoffs.provider_revenue(core, np.where(accessible, usage, 0.0), price)
-        quality, frontier, compute = dynamics.grow_capability(
-            core, state.quality, state.frontier, state.compute, usage, revenue, controls, month
-        )
-        self.state = replace(
-            moved,
-            t=month,
-            frontier=frontier,
-            quality=quality,
-            strategy=strategy,
-            home_policy=new_home[:, 0],
-            rival_policy=rival_policy,
-            controls=controls,
-            price=price,
-            compute=compute,
-            firm_memory=firm_memory,
-            home_memory=home_memory,
-            rival_memory=rival_memory,
-            controls_memory=controls_memory,
-        )
+        self.state = engine.settle(decided, choice, counts, spend)
         self.observation = engine.observe(core, self.state)
         self.datacollector.collect(self)
 
@@ -386,28 +287,6 @@ class NaiveV2Model(mesa.Model):
         frame = self.datacollector.get_model_vars_dataframe().reset_index(drop=True)
         frame.insert(0, "step", np.arange(len(frame)))
         return frame
-
-
-def _revise(
-    rule: str,
-    payoff: Any,
-    current: NDArray[np.int8],
-    memory: NDArray[np.float64],
-    t: int,
-    revision_rate: float,
-    knobs: rules.RuleKnobs,
-    rng: np.random.Generator,
-) -> tuple[NDArray[np.int8], NDArray[np.float64]]:
-    """Who revises, then the rule (the engine's law: a memoryless rule with nobody revising
-    draws its uniforms and skips the payoffs)."""
-    spec = rules.spec_of(rule)
-    revise = rules.uniform(rng, current.shape) < revision_rate
-    if spec.memoryless and not revise.any():
-        for _ in range(spec.uniform_blocks):
-            rules.uniform(rng, current.shape)
-        return current.astype(np.int8), memory
-    chosen, memory = spec.apply(payoff(), current, memory, t, rng, knobs)
-    return np.where(revise, chosen, current).astype(np.int8), memory
 
 
 def _reporter(column: str) -> Any:

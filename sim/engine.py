@@ -505,9 +505,54 @@ PRICE_MAX = 10.0
 """Upper end of the price range (the schema's range of ``price``)."""
 
 
+@dataclass(frozen=True)
+class Decisions:
+    """The first half of a step (:func:`decide`): the state as the month's events left it,
+    what the providers and governments chose, and the market the enterprises face, for ``R``
+    runs: ``utilities`` ``(R, S, K, K)`` (:func:`sim.payoffs.transition_utilities`),
+    ``forced`` ``(R, S, K)`` (options whose users in that segment must move), ``accessible``
+    ``(R, J)``."""
+
+    month: int
+    core: Core
+    state: State
+    strategy: Strategy
+    home_policy: Strategy
+    rival_policy: Strategy
+    controls: Strategy
+    price: Float
+    firm_memory: Float
+    home_memory: Float
+    rival_memory: Float
+    controls_memory: Float
+    accessible: Bool
+    utilities: Float
+    forced: Bool
+
+
 def advance(plan: Plan, state: State, rngs: RandomSource) -> State:
     """One step for all runs; ``rngs`` is one generator per run (or one ``Generator`` for a
-    single run)."""
+    single run): :func:`decide`, the enterprises' choice
+    (:func:`sim.dynamics.choose_providers`), :func:`settle`."""
+    decided = decide(plan, state, rngs)
+    before = decided.state
+    choice, counts, moved, old, new = dynamics.choose_providers(
+        decided.core,
+        before.choice,
+        before.counts,
+        decided.utilities,
+        decided.forced,
+        rngs,
+        before.population.personal,
+    )
+    spend = _moved_spend(decided.core, before, choice, counts, moved, old, new)
+    return settle(decided, choice, counts, spend)
+
+
+def decide(plan: Plan, state: State, rngs: RandomSource) -> Decisions:
+    """The month's events, then the providers' and governments' decisions (in this order:
+    foreign providers, home government, rival government, export controls, prices), then the
+    enterprises' market. Draws each decision rule's uniforms from ``rngs``."""
     month = state.t + 1
     core = plan.core_at(month)
     stage = plan.stage_at(month)
@@ -578,7 +623,7 @@ def advance(plan: Plan, state: State, rngs: RandomSource) -> State:
         controls = new_controls[:, 0]
     price = update_prices(core, state, values) if core.flags.prices else state.price
 
-    # 3. dynamics
+    # 3. the market the enterprises face
     accessible, circumventable = reachability(core, strategy, rival_policy)
     if price is not state.price:
         values = payoffs.option_values(core, relative_quality(state), price)
@@ -594,31 +639,53 @@ def advance(plan: Plan, state: State, rngs: RandomSource) -> State:
     reach = payoffs.segment_available(core, accessible | circumventable)
     ones = np.ones((state.runs, core.n_segments, 1), bool)
     forced = ~np.concatenate([reach, ones], axis=-1)
-    choice, counts, moved, old, new = dynamics.choose_providers(
-        core, state.choice, state.counts, utilities, forced, rngs, state.population.personal
+    return Decisions(
+        month=month,
+        core=core,
+        state=state,
+        strategy=strategy,
+        home_policy=new_home[:, 0],
+        rival_policy=rival_policy,
+        controls=controls,
+        price=price,
+        firm_memory=firm_memory,
+        home_memory=home_memory,
+        rival_memory=rival_memory,
+        controls_memory=controls_memory,
+        accessible=accessible,
+        utilities=utilities,
+        forced=forced,
     )
-    spend = _moved_spend(core, state, choice, counts, moved, old, new)
+
+
+def settle(
+    decided: Decisions, choice: NDArray[np.int16], counts: NDArray[np.int64], spend: Float
+) -> State:
+    """The second half of a step: the enterprises' new ``choice`` ``(R, N)``, ``counts`` and
+    ``spend`` ``(R, S, K)``, then revenue and capability growth; the state at the new month."""
+    core, state, month = decided.core, decided.state, decided.month
     moved_state = replace(state, choice=choice, counts=counts, spend=spend)
     usage = spend_usage(core, moved_state)
-    revenue = payoffs.provider_revenue(core, np.where(accessible, usage, 0.0), price)
+    paying = np.where(decided.accessible, usage, 0.0)
+    revenue = payoffs.provider_revenue(core, paying, decided.price)
     quality, frontier, compute = dynamics.grow_capability(
-        core, state.quality, state.frontier, state.compute, usage, revenue, controls, month
+        core, state.quality, state.frontier, state.compute, usage, revenue, decided.controls, month
     )
     return replace(
         moved_state,
         t=month,
         frontier=frontier,
         quality=quality,
-        strategy=strategy,
-        home_policy=new_home[:, 0],
-        rival_policy=rival_policy,
-        controls=controls,
-        price=price,
+        strategy=decided.strategy,
+        home_policy=decided.home_policy,
+        rival_policy=decided.rival_policy,
+        controls=decided.controls,
+        price=decided.price,
         compute=compute,
-        firm_memory=firm_memory,
-        home_memory=home_memory,
-        rival_memory=rival_memory,
-        controls_memory=controls_memory,
+        firm_memory=decided.firm_memory,
+        home_memory=decided.home_memory,
+        rival_memory=decided.rival_memory,
+        controls_memory=decided.controls_memory,
     )
 
 
