@@ -96,6 +96,29 @@ def test_markdown_states_flips_thresholds_and_missing_scenarios(monkeypatch):
     )
 
 
+def test_markdown_says_plainly_when_the_base_lacks_sf1(monkeypatch):
+    monkeypatch.setattr(robustness, "HORIZONS", (24, 120))
+    base = {24: Share(20, 50), 120: Share(40, 50)}
+    rows = (
+        OatRow(None, 0, None, None, base),
+        OatRow("market_value", -1, 80.0, 100.0, {24: Share(30, 50), 120: Share(40, 50)}),
+        OatRow("market_value", 1, 120.0, 100.0, {24: Share(20, 50), 120: Share(41, 50)}),
+    )
+    outcome = {24: "the rival government blocks foreign services in 90%"}
+    result = Robustness("calibrated", rows, (), False, 1.0, 50, outcome)
+    text = "\n".join(robustness.markdown([result], missing=[]))
+    assert (
+        "**SF1 does not hold at the base** at 24 months; at 24 months the rival government "
+        "blocks foreign services in 90%." in text
+    )
+    assert "Restored to a majority of seeds by: `market_value` -20% at 24 months (0.60)." in text
+    assert "| `market_value` | 100 | 80 | **0.60 restores** | 0.80 |" in text
+    assert "**Nothing flips SF1** at -/+20% of any listed parameter at 120 months." in text
+    none = Robustness("calibrated", rows[:1], (), False, 1.0, 50, outcome)
+    text = "\n".join(robustness.markdown([none], missing=[]))
+    assert "No -/+20% change of a listed parameter restores it to a majority of seeds." in text
+
+
 def test_report_appends_the_section(tmp_path):
     from sim.validation.report import write_report
 

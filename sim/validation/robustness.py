@@ -30,7 +30,7 @@ import math
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -190,6 +190,7 @@ class Robustness:
     searched_wide: bool
     seconds: float
     replicates: int
+    base_outcome: dict[int, str] = field(default_factory=dict)  # horizon -> what the base shows
 
     @property
     def base(self) -> OatRow:
@@ -211,6 +212,10 @@ class Robustness:
 
     def flips(self) -> list[tuple[OatRow, int]]:
         return [(r, h) for r in self.rows[1:] for h in HORIZONS if self.status(r, h) == "flips"]
+
+    def restores(self) -> list[tuple[OatRow, int]]:
+        """Perturbations that bring SF1 back to a majority of seeds where the base lacks it."""
+        return [(r, h) for r in self.rows[1:] for h in HORIZONS if self.status(r, h) == "restores"]
 
 
 def _shares(
@@ -254,29 +259,34 @@ def _search(
     return run_threshold(spec, work / spec.name, progress=False)
 
 
+def outcome_at(params: Params, runs: pd.DataFrame) -> str:
+    """How often, among ``runs`` (rows of one horizon), the direct lab restricts, the partner
+    cloud allows and the rival government blocks, with the mean gap and foreign share."""
+    direct, partner = _foreign(params, "direct"), _foreign(params, "partner")
+    restricts = runs[f"{direct}/strategy"].eq("restrict").mean()
+    allows = runs[f"{partner}/strategy"].eq("allow").mean()
+    return (
+        f"the direct lab restricts in {restricts:.0%} of seeds, the partner cloud "
+        f"allows in {allows:.0%} and the rival government blocks foreign services in "
+        f"{runs['rival_restricts'].mean():.0%}"
+        f" (capability gap {runs['capability_gap'].mean():.3f}, foreign share "
+        f"{runs['foreign_share'].mean():.3f})"
+    )
+
+
 def what_breaks(scenario: str, search: ThresholdResult, base: float) -> str:
     """What the runs at the far end of a search (the end away from the base value) show: how
     often the direct lab restricts, the partner cloud allows and the rival government blocks
     at the horizon (read from the search's round 0)."""
     if search.directory is None:
         return ""
-    params = load_scenario(scenario)
-    direct, partner = _foreign(params, "direct"), _foreign(params, "partner")
     frame = load(search.directory / "rounds" / "r00")
     far = search.low if search.high <= base else search.high
     column = search.parameter
     end = frame[(frame["step"] == frame["step"].max()) & np.isclose(frame[column], far)]
     if end.empty:
         return ""
-    restricts = end[f"{direct}/strategy"].eq("restrict").mean()
-    allows = end[f"{partner}/strategy"].eq("allow").mean()
-    return (
-        f"At {far:.4g} the direct lab restricts in {restricts:.0%} of seeds, the partner cloud "
-        f"allows in {allows:.0%} and the rival government blocks foreign services in "
-        f"{end['rival_restricts'].mean():.0%}"
-        f" (capability gap {end['capability_gap'].mean():.3f}, foreign share "
-        f"{end['foreign_share'].mean():.3f})."
-    )
+    return f"At {far:.4g} {outcome_at(load_scenario(scenario), end)}."
 
 
 def run_robustness(
@@ -325,8 +335,19 @@ def run_robustness(
         result = _search(scenario, row.parameter, row.base, target, horizon, work)
         note = what_breaks(scenario, result, float(row.base))
         searches.append((row.parameter, row.direction, horizon, result, note))
+    base_point = next(label.point_id for label in oat_labels(spec) if label.parameter is None)
+    base_runs = frame[frame["point_id"] == base_point]
+    base_outcome = {
+        h: outcome_at(spec.params_for({}), base_runs[base_runs["step"] == h]) for h in HORIZONS
+    }
     return Robustness(
-        scenario, rows, tuple(searches), wide, time.perf_counter() - started, replicates
+        scenario,
+        rows,
+        tuple(searches),
+        wide,
+        time.perf_counter() - started,
+        replicates,
+        base_outcome,
     )
 
 
@@ -387,6 +408,35 @@ def _scenario_lines(result: Robustness) -> list[str]:
         + ".",
         "",
     ]
+    lacking = [h for h in HORIZONS if base.shares[h].share < 0.5]
+    if lacking:
+        lines.append(
+            f"**SF1 does not hold at the base** at {', '.join(str(h) for h in lacking)} months"
+            + "".join(
+                f"; at {h} months {result.base_outcome[h]}"
+                for h in lacking
+                if h in result.base_outcome
+            )
+            + "."
+        )
+        restores = result.restores()
+        if restores:
+            lines.append(
+                "Restored to a majority of seeds by: "
+                + "; ".join(
+                    f"`{r.parameter}` {'+' if r.direction > 0 else '-'}{PERTURBATION:.0%} at "
+                    f"{h} months ({_pct(r.shares[h])})"
+                    for r, h in restores
+                )
+                + "."
+            )
+        else:
+            lines.append(
+                f"No -/+{PERTURBATION:.0%} change of a listed parameter restores it to a "
+                "majority of seeds."
+            )
+        lines.append("")
+    holding = [h for h in HORIZONS if h not in lacking]
     flips = result.flips()
     if flips:
         by_param: dict[str, list[str]] = {}
@@ -399,10 +449,10 @@ def _scenario_lines(result: Robustness) -> list[str]:
             + "; ".join(f"`{k}` at {', '.join(v)} months" for k, v in by_param.items())
             + ". The headline is fragile to these changes."
         )
-    else:
+    elif holding:
         lines.append(
             f"**Nothing flips SF1** at -/+{PERTURBATION:.0%} of any listed parameter at "
-            f"{', '.join(str(h) for h in HORIZONS)} months."
+            f"{', '.join(str(h) for h in holding)} months."
         )
     weakened = [
         (r, h) for r in result.rows[1:] for h in HORIZONS if result.status(r, h) == "weakened"
@@ -447,6 +497,8 @@ def _scenario_lines(result: Robustness) -> list[str]:
                 cells.append(
                     f"**{text} flips**"
                     if status == "flips"
+                    else f"**{text} restores**"
+                    if status == "restores"
                     else f"{text} ↓"
                     if status == "weakened"
                     else f"{text} ↑"
