@@ -53,6 +53,13 @@ def test_flip_and_weakening_rules(monkeypatch):
     assert result.flips() == [(rows[1], 120)]
     low = Robustness("seed", (row(None, 0, 30), row("a", 1, 60)), (), False, 0.0, 100)
     assert low.status(low.rows[1], 120) == "restores"
+    # crossing one half within sampling error (6 and 7 points, SE of the difference ~7): none
+    near = Robustness(
+        "seed", (row(None, 0, 52), row("a", -1, 46), row("a", 1, 59)), (), False, 0.0, 100
+    )
+    assert [near.status(r, 120) for r in near.rows[1:]] == ["holds", "holds"]
+    below = Robustness("seed", (row(None, 0, 45), row("a", 1, 52)), (), False, 0.0, 100)
+    assert below.status(below.rows[1], 120) == "holds"
 
 
 def test_markdown_states_flips_thresholds_and_missing_scenarios(monkeypatch):
@@ -88,7 +95,7 @@ def test_markdown_states_flips_thresholds_and_missing_scenarios(monkeypatch):
         "| `market_value` | 120 | [100, 120] | 1.00 / 0.20 | [110, 120] | [110, 120] | "
         "112.5 [111, 114] |" in text
     )
-    assert "Threshold searches for the flips:" in text
+    assert "Threshold searches for the flips and restorations:" in text
     assert (
         "At 120 months SF1 is lost in most seeds once `market_value` is above a threshold "
         "between 110 and 120 (95 % bracket; bisection bracket [110, 120]), 10-20 % above its "
@@ -114,6 +121,29 @@ def test_markdown_says_plainly_when_the_base_lacks_sf1(monkeypatch):
     assert "Restored to a majority of seeds by: `market_value` -20% at 24 months (0.60)." in text
     assert "| `market_value` | 100 | 80 | **0.60 restores** | 0.80 |" in text
     assert "**Nothing flips SF1** at -/+20% of any listed parameter at 120 months." in text
+    search = ThresholdResult(
+        name="s",
+        parameter="market_value",
+        level=0.5,
+        outcome="x",
+        low=80.0,
+        high=100.0,
+        probes=(Probe(0, 100.0, 50, 20), Probe(0, 80.0, 50, 30), Probe(1, 90.0, 50, 26)),
+        crossing=True,
+        increasing=False,
+        bracket=(80.0, 90.0),
+        confident_bracket=(80.0, 90.0),
+        estimate=None,
+        estimate_interval=None,
+    )
+    found = Robustness(
+        "calibrated", rows, (("market_value", -1, 24, search, ""),), False, 1.0, 50, outcome
+    )
+    text = "\n".join(robustness.markdown([found], missing=[]))
+    assert (
+        "At 24 months SF1 holds in most seeds once `market_value` is below a threshold between "
+        "80 and 90" in text
+    )
     none = Robustness("calibrated", rows[:1], (), False, 1.0, 50, outcome)
     text = "\n".join(robustness.markdown([none], missing=[]))
     assert "No -/+20% change of a listed parameter restores it to a majority of seeds." in text

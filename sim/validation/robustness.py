@@ -9,8 +9,11 @@ the package ships it) this module
    every :data:`RECORD` months to :data:`HORIZONS`'s last, and reads at each horizon the share
    of seeds with the divergence, with its Wilson 95 % interval;
 2. calls a perturbation a *flip* at a horizon when the share falls below one half while the
-   base's is at least one half (the majority outcome changes), and *weakening* when the two
-   shares differ by more than 1.96 standard errors of their difference but the majority holds;
+   base's is at least one half (the majority outcome changes) and the two shares differ by
+   more than 1.96 standard errors of their difference; *restores* the same the other way (a
+   base without the divergence in most seeds, a perturbation with it); *weakening* when the
+   shares differ that much but the majority holds. A crossing of one half within sampling
+   error counts as neither (a base near one half would otherwise "flip" by chance);
 3. runs a ``bisect`` threshold search (:mod:`sim.experiments.threshold`) for every flip:
    between the base value and the flipping value, where the share crosses one half at that
    horizon. When nothing flips, it searches the most weakened perturbations out to
@@ -52,6 +55,7 @@ N_ENTERPRISES = 1000
 PERTURBATION = 0.2
 SEARCH_REPLICATES = 100
 SEARCH_ROUNDS = 6
+MAX_RESTORE_SEARCHES = 3  # threshold searches for perturbations that restore SF1
 WIDE = 0.5
 ROOT_SEED = 20240709
 Z95 = 1.959963984540054
@@ -199,16 +203,16 @@ class Robustness:
     def status(self, row: OatRow, horizon: int) -> str:
         """``flips``, ``weakened``, ``strengthened`` or ``holds`` against the base."""
         base, here = self.base.shares[horizon], row.shares[horizon]
+        pooled = (base.hits + here.hits) / (base.runs + here.runs)
+        se = math.sqrt(max(pooled * (1 - pooled), 1e-12) * (1 / base.runs + 1 / here.runs))
+        diff = here.share - base.share
+        if abs(diff) <= Z95 * se:
+            return "holds"
         if base.share >= 0.5 > here.share:
             return "flips"
         if base.share < 0.5 <= here.share:
             return "restores"
-        pooled = (base.hits + here.hits) / (base.runs + here.runs)
-        se = math.sqrt(max(pooled * (1 - pooled), 1e-12) * (1 / base.runs + 1 / here.runs))
-        diff = here.share - base.share
-        if abs(diff) > Z95 * se:
-            return "weakened" if diff < 0 else "strengthened"
-        return "holds"
+        return "weakened" if diff < 0 else "strengthened"
 
     def flips(self) -> list[tuple[OatRow, int]]:
         return [(r, h) for r in self.rows[1:] for h in HORIZONS if self.status(r, h) == "flips"]
@@ -312,7 +316,10 @@ def run_robustness(
     partial = Robustness(scenario, rows, (), False, 0.0, replicates)
     searches = []
     flips = partial.flips()
-    wide = not flips
+    # where the base lacks SF1: the perturbations that restore it most, searched like flips
+    restores = sorted(partial.restores(), key=lambda rh: -rh[0].shares[rh[1]].share)
+    restores = restores[:MAX_RESTORE_SEARCHES]
+    wide = not flips and not restores
     if wide:  # nothing flips at +-20 %: search the most weakened out to x 0.5 / x 1.5
         drops = sorted(
             (
@@ -324,7 +331,7 @@ def run_robustness(
         )[:2]
         candidates = [(rows[i], h) for _, i, h in drops]
     else:
-        candidates = flips
+        candidates = flips + restores
     for row, horizon in candidates:
         assert row.parameter is not None
         target = row.value
@@ -373,8 +380,10 @@ def markdown(results: Sequence[Robustness], missing: Sequence[str] = ()) -> list
         f"{results[0].replicates if results else REPLICATES} seeds per point, each point its "
         "own seeds); the table gives the share of seeds with the divergence at each horizon. "
         "A perturbation *flips* SF1 at a horizon when that share falls below one half while "
-        "the base's is at least one half; *weakened*/*strengthened*: the shares differ by more "
-        "than 1.96 standard errors of their difference, the majority unchanged. Each flip gets "
+        "the base's is at least one half, and *restores* it when the share rises to one half "
+        "or more from a base below; *weakened*/*strengthened*: the majority unchanged. Each of "
+        "the four needs the shares to differ by more than 1.96 standard errors of their "
+        "difference (a crossing within sampling error counts as none). Each flip gets "
         "a `bisect` threshold search between the base value and the flipping one "
         f"({SEARCH_ROUNDS} rounds after the two ends, {SEARCH_REPLICATES} seeds per probe): "
         "the bisection bracket, the bracket between the nearest probes whose Wilson 95 % "
@@ -507,7 +516,7 @@ def _scenario_lines(result: Robustness) -> list[str]:
                 )
         lines.append("| " + " | ".join(cells) + " |")
     if result.searches:
-        what = "Threshold searches for the flips:"
+        what = "Threshold searches for the flips and restorations:"
         if result.searched_wide:
             what = (
                 "Threshold searches (nothing flips, so the most weakened perturbations, searched "
@@ -528,13 +537,17 @@ def _scenario_lines(result: Robustness) -> list[str]:
         lines.append("")
         bases = {r.parameter: r.base for r in result.rows[1:]}
         for parameter, _, horizon, search, note in result.searches:
-            statement = plain_statement(parameter, horizon, bases[parameter], search)
+            gained = base.shares[horizon].share < 0.5
+            statement = plain_statement(parameter, horizon, bases[parameter], search, gained)
             lines.append(f"{statement} {note}".strip())
     return lines
 
 
-def plain_statement(parameter: str, horizon: int, base: Any, search: ThresholdResult) -> str:
-    """One sentence: where SF1 is lost in most seeds along ``parameter`` at ``horizon``."""
+def plain_statement(
+    parameter: str, horizon: int, base: Any, search: ThresholdResult, gained: bool = False
+) -> str:
+    """One sentence: where SF1 is lost in most seeds along ``parameter`` at ``horizon`` (or,
+    ``gained``, where a base without it in most seeds gets it)."""
     if not search.crossing or search.bracket is None:
         return (
             f"Along `{parameter}` over [{search.low:.4g}, {search.high:.4g}] the share at "
@@ -547,7 +560,8 @@ def plain_statement(parameter: str, horizon: int, base: Any, search: ThresholdRe
     where = search.confident_bracket or search.bracket
     pct = sorted(abs(v / base - 1) * 100 for v in where)
     return (
-        f"At {horizon} months SF1 is lost in most seeds once `{parameter}` is {side} a "
+        f"At {horizon} months SF1 {'holds' if gained else 'is lost'} in most seeds once "
+        f"`{parameter}` is {side} a "
         f"threshold between {where[0]:.4g} and {where[1]:.4g} (95 % bracket; bisection bracket "
         f"[{search.bracket[0]:.4g}, {search.bracket[1]:.4g}]), {pct[0]:.0f}-{pct[1]:.0f} % "
         f"{side} its base value {base:.4g}."
