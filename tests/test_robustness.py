@@ -119,6 +119,7 @@ def test_markdown_says_plainly_when_the_base_lacks_sf1(monkeypatch):
         "blocks foreign services in 90%." in text
     )
     assert "Restored to a majority of seeds by: `market_value` -20% at 24 months (0.60)." in text
+    assert "At 24 months the base's 95 % interval includes one half" in text
     assert "| `market_value` | 100 | 80 | **0.60 restores** | 0.80 |" in text
     assert "**Nothing flips SF1** at -/+20% of any listed parameter at 120 months." in text
     search = ThresholdResult(

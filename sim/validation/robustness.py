@@ -445,6 +445,14 @@ def _scenario_lines(result: Robustness) -> list[str]:
                 "majority of seeds."
             )
         lines.append("")
+    even = [h for h in HORIZONS if base.shares[h].interval[0] <= 0.5 <= base.shares[h].interval[1]]
+    if even:
+        lines.append(
+            f"At {', '.join(str(h) for h in even)} months the base's 95 % interval includes one "
+            "half: the outcome there is close to even, and a flip, restoration or threshold "
+            "found at those horizons is fragile."
+        )
+        lines.append("")
     holding = [h for h in HORIZONS if h not in lacking]
     flips = result.flips()
     if flips:
