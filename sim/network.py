@@ -998,15 +998,14 @@ class NeighbourWeights:
         """For ``nodes`` ``(M,)``: the weight of each node's neighbours on each option, options
         first ``(n_options, M)``, and each node's inverse total neighbour weight ``(M,)``. Only
         the listed nodes' rows are read (:func:`neighbour_rows`); each row's entries are summed
-        in CSR order."""
+        in CSR order. ``choice`` must lie in ``[0, n_options)`` (the engine's always does;
+        :func:`neighbour_shares` checks it): this runs every step."""
         nodes = np.asarray(nodes, dtype=np.int64).ravel()
         if nodes.size == 0 or self.matrix.nnz == 0:
             return np.zeros((n_options, nodes.size)), self.inverse_total[nodes]
         row, neighbour, weight = neighbour_rows(self.matrix, nodes)
-        option = choice[neighbour]
-        if option.size and (option.min() < 0 or option.max() >= n_options):
-            raise ValueError(f"choice: a neighbour's option lies outside [0, {n_options})")
-        cell = option.astype(np.int64) * nodes.size + row
+        cell = np.multiply(choice[neighbour], nodes.size, dtype=np.intp)
+        cell += row
         flat = np.bincount(cell, weights=weight, minlength=nodes.size * n_options)
         sums: Float = flat.astype(np.float64, copy=False).reshape(n_options, nodes.size)
         return sums, self.inverse_total[nodes]
@@ -1034,5 +1033,8 @@ def neighbour_shares(
     their weights sum to 0. Returns ``(R, n_options)`` float64. The model prepares the weights
     once (:class:`NeighbourWeights`) and calls :meth:`NeighbourWeights.shares` every step.
     """
+    choice = np.asarray(choice)
+    if choice.size and (choice.min() < 0 or choice.max() >= n_options):
+        raise ValueError(f"choice: an option lies outside [0, {n_options})")
     prepared = NeighbourWeights(graph, np.asarray(weight, dtype=np.float64))
-    return prepared.shares(np.asarray(nodes, dtype=np.int64), np.asarray(choice), n_options)
+    return prepared.shares(np.asarray(nodes, dtype=np.int64), choice, n_options)
