@@ -502,8 +502,8 @@ def _rtsafe(problem: _Problem, lo: Float, hi: Float) -> Float:
         positive = h > 0
         lo = np.where(positive, p, lo)
         hi = np.where(positive, hi, p)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            newton = p - h / dh
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            newton = p - h / dh  # a non-finite step falls back to bisection below
         fast = np.abs(newton - p) <= 0.5 * np.abs(before_last)
         use = np.isfinite(newton) & (newton > lo) & (newton < hi) & fast
         nxt = np.where(use, newton, 0.5 * (lo + hi))
