@@ -71,7 +71,14 @@ from pydantic import ValidationError, field_validator, model_validator
 
 from sim.batch import run_batch
 from sim.engine import MODEL_COLUMNS
-from sim.errors import InputError, format_validation_error, read_toml, short_repr, unknown_choice
+from sim.errors import (
+    InputError,
+    field_error,
+    format_validation_error,
+    read_toml,
+    short_repr,
+    unknown_choice,
+)
 from sim.params import Params, apply_changes, list_scenarios, load_scenario, valid_keys
 from sim.schema import Flag, Frozen, Name, Number, Whole, param
 
@@ -121,17 +128,9 @@ class Prior(Frozen):
     @model_validator(mode="after")
     def _ordered(self) -> Prior:
         if self.low >= self.high:
-            raise InputError(
-                f"high={self.high!r}: expected a value above low ({self.low!r})",
-                path="high",
-                detail=f"={self.high!r}: expected a value above low ({self.low!r})",
-            )
+            raise field_error("high", self.high, f"expected a value above low ({self.low!r})")
         if self.scale == "log" and self.low <= 0:
-            raise InputError(
-                f"low={self.low!r}: scale 'log' needs low > 0",
-                path="low",
-                detail=f"={self.low!r}: scale 'log' needs low > 0",
-            )
+            raise field_error("low", self.low, "scale 'log' needs low > 0")
         return self
 
     def to_internal(self, value: float) -> float:
@@ -194,17 +193,9 @@ class Target(Frozen):
             detail = f"={self.quantity!r}: {str(hint).replace(f' {self.quantity!r}', '', 1)}"
             raise InputError(f"quantity{detail}", path="quantity", detail=detail)
         if self.relative_to is not None and self.relative_to == self.month:
-            raise InputError(
-                f"relative_to={self.relative_to}: expected a month other than month",
-                path="relative_to",
-                detail=f"={self.relative_to}: expected a month other than month",
-            )
+            raise field_error("relative_to", self.relative_to, "expected a month other than month")
         if self.scale == "log" and self.observed <= 0:
-            raise InputError(
-                f"observed={self.observed!r}: scale 'log' needs a positive value",
-                path="observed",
-                detail=f"={self.observed!r}: scale 'log' needs a positive value",
-            )
+            raise field_error("observed", self.observed, "scale 'log' needs a positive value")
         return self
 
     def statistic(self, value: float) -> float:
