@@ -47,12 +47,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import scipy.sparse
 
 from benchmarks import Row, checked, clock_name, row
 from benchmarks.naive_v2 import NaiveV2Model
 from sim import engine, payoffs
 from sim.core import Plan
+from sim.kernels import neighbour_option_sums
 from sim.model import TechCompetitionModel
 from sim.params import Params, load_scenario
 
@@ -123,23 +123,22 @@ def _engine_step(model: TechCompetitionModel) -> Callable[[], None]:
 
 
 class LimitKernel:
-    r"""The least NumPy work one step of the second version's enterprise decision needs.
+    r"""The least work one step of the second version's enterprise decision needs, with the
+    tools the model has (NumPy and the compiled neighbour walk of :mod:`sim.kernels`).
 
-    Built from a model's current state, then each :meth:`step`:
+    Built from a model's current state, then each :meth:`step`, options first ``(K, M)``:
 
     1. one uniform per enterprise and a comparison with its segment's revision rate; the
        revisers' indices (``flatnonzero``), ``M`` of them;
-    2. their utility rows: the segment's row for their current option (one ``(M, K)`` gather
-       from the ``(S K, K)`` table of :func:`sim.payoffs.transition_utilities`), plus their
-       tastes (one ``(M, T)`` gather from a table ``mu_s e_i`` precomputed once, spread over
-       the providers by taste kind; a gather of precomputed ``(M, K)`` rows measured slower);
-    3. one sparse neighbour product: the revisers' rows of the adjacency matrix, its entries
-       already holding ``mu_s beta_peer w_j / sum_{l in N(i)} w_l`` (constant: spend sizes never
-       change), extracted by SciPy's CSR row indexing (C), their neighbours' options gathered
-       and summed into ``(M, K)`` by one ``bincount``;
+    2. their utility rows: the segment's row for their current option (one gather from the
+       ``(K, S K)`` table of :func:`sim.payoffs.transition_utilities`), plus their tastes (one
+       ``(T, M)`` gather from a table ``mu_s e_i`` precomputed once, added by taste kind);
+    3. one sparse neighbour product: :func:`sim.kernels.neighbour_option_sums` over the
+       revisers' rows (their neighbours' spend on each option), scaled per reviser by the
+       constant ``mu_s beta_peer / sum_{l in N(i)} w_l`` (spend sizes never change);
     4. one ``exp`` per reviser and option (no max-shift: rows are shifted once in the table),
-       cumulative sums column by column, one uniform per reviser scaled by its row total, the
-       inverse-CDF count, and the new options written into the choice array.
+       cumulative sums row by row, one uniform per reviser scaled by its total, the inverse-CDF
+       count, and the new options written into the choice array.
 
     Left out, because the decision does not need them or the model needs them only once per
     step whatever ``N``: the second uniform the engine draws for every non-reviser (kept there
@@ -159,20 +158,21 @@ class LimitKernel:
         table = payoffs.transition_utilities(
             core, engine.values_of(core, state), accessible, circumventable, core.switching
         )
-        self.rows = np.ascontiguousarray(table[0].reshape(-1, self.k))  # (S K, K)
+        self.rows = np.ascontiguousarray(table[0].reshape(-1, self.k).T)  # (K, S K)
         segment = core.segment_of.astype(np.intp)
         self.row_base = segment * self.k
         mu = core.mu[segment]
-        self.taste = np.ascontiguousarray(pop.taste * mu[:, None])  # (N, T)
+        self.taste = np.ascontiguousarray((pop.taste * mu[:, None]).T)  # (T, N)
         self.kind = core.taste_kind
-        size = pop.size[0]
-        degree = np.diff(graph.indptr)
-        entry_size = size[graph.indices]
-        norm = np.bincount(np.repeat(np.arange(self.n), degree), weights=entry_size)
-        scale = np.divide(mu * core.params.peer_effect, norm, out=np.zeros(self.n), where=norm > 0)
-        self.adjacency = scipy.sparse.csr_matrix(
-            (entry_size * np.repeat(scale, degree), graph.indices, graph.indptr),
-            shape=(self.n, self.n),
+        self.size = pop.size[0]
+        self.indptr, self.indices = graph.indptr, graph.indices
+        norm = np.bincount(
+            np.repeat(np.arange(self.n), np.diff(graph.indptr)),
+            weights=self.size[graph.indices],
+            minlength=self.n,
+        )
+        self.scale = np.divide(
+            mu * core.params.peer_effect, norm, out=np.zeros(self.n), where=norm > 0
         )
         self.threshold = core.revision_threshold
         self.choice = state.choice[0].copy()
@@ -183,19 +183,20 @@ class LimitKernel:
         k = self.k
         flat = np.flatnonzero(self.rng.random(self.n) < self.threshold)
         m = flat.size
-        utility = self.rows[self.row_base[flat] + self.choice[flat]]
-        utility[:, :-1] += self.taste[flat][:, self.kind]
-        sub = self.adjacency[flat]
-        row = np.repeat(np.arange(m), np.diff(sub.indptr))
-        cell = row * k + self.choice[sub.indices]
-        utility += np.bincount(cell, weights=sub.data, minlength=m * k).reshape(m, k)
+        utility = np.take(self.rows, self.row_base[flat] + self.choice[flat], axis=1)
+        taste = np.take(self.taste, flat, axis=1)
+        for j, kind in enumerate(self.kind):
+            utility[j] += taste[kind]
+        peers = neighbour_option_sums(self.indptr, self.indices, self.size, flat, self.choice, k)
+        peers *= self.scale[flat]
+        utility += peers
         np.exp(utility, out=utility)
         for j in range(1, k):
-            utility[:, j] += utility[:, j - 1]
-        target = self.rng.random(m) * utility[:, -1]
+            utility[j] += utility[j - 1]
+        target = self.rng.random(m) * utility[-1]
         new = np.zeros(m, np.int16)
         for j in range(k - 1):
-            new += target >= utility[:, j]
+            new += target >= utility[j]
         self.choice[flat] = new
         return m
 

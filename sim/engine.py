@@ -65,27 +65,29 @@ class Population:
 
 @dataclass(frozen=True)
 class Agreement:
-    """Edge arrays that make :func:`local_agreement` one pass over the undirected edges
-    ``u < v``: their ends, the weight ``1/d_u + 1/d_v`` each contributes when both ends hold
-    the same option, each run's first edge ``bounds (R + 1,)`` and each run's number of
-    enterprises with neighbours ``members (R,)``."""
+    """The undirected edges ``u < v`` of the stacked network, for :func:`local_agreement`:
+    their ends (int32, as the graph's indices), the weight ``1/d_u + 1/d_v`` each contributes
+    when both ends hold the same option, each run's first edge ``bounds (R + 1,)`` and each
+    run's number of enterprises with neighbours ``members (R,)``. Measured in a running step,
+    this flat edge list is read faster than the CSR rows (``docs/performance.md``)."""
 
-    first: NDArray[np.int64]
-    second: NDArray[np.int64]
+    first: NDArray[np.integer[Any]]
+    second: NDArray[np.integer[Any]]
     weight: Float
     bounds: NDArray[np.int64]
     members: NDArray[np.int64]
 
     @classmethod
     def of(
-        cls, indptr: NDArray[np.int64], indices: NDArray[np.integer[Any]], runs: int, n: int
+        cls, indptr: NDArray[np.int64], indices: NDArray[np.integer[Any]], runs: int
     ) -> Agreement:
         degree = np.diff(indptr)
-        source = np.repeat(np.arange(len(degree), dtype=np.int64), degree)
+        source = np.repeat(np.arange(len(degree), dtype=indices.dtype), degree)
         keep = source < indices
-        first, second = source[keep], indices[keep].astype(np.int64)
-        inverse = 1.0 / np.maximum(degree, 1)
-        bounds = np.searchsorted(first, np.arange(runs + 1) * n)
+        first, second = source[keep], indices[keep]
+        inverse = np.divide(1.0, degree, out=np.zeros(len(degree)), where=degree > 0)
+        n = len(degree) // max(runs, 1)
+        bounds = np.searchsorted(first, np.arange(runs + 1, dtype=np.int64) * n)
         members = (degree.reshape(runs, n) > 0).sum(-1)
         return cls(first, second, inverse[first] + inverse[second], bounds, members)
 
@@ -344,7 +346,7 @@ def draw_population(core: Core, rngs: RandomSource, runs: int) -> Population:
     unit = bool(np.all(size == 1.0))
     agreement = None
     if graph is not None:
-        agreement = Agreement.of(graph.indptr, graph.indices, runs, n)
+        agreement = Agreement.of(graph.indptr, graph.indices, runs)
     return Population(size, taste, graph, size.sum(-1), personal, unit, agreement)
 
 
@@ -760,20 +762,17 @@ class Observation:
 
 def local_agreement(state: State) -> Float:
     """Mean over enterprises with neighbours of the share of their neighbours on their own
-    option, ``(R,)``; NaN without a network. One pass over the undirected edges: an edge whose
-    ends hold the same option adds ``1/d_u + 1/d_v``."""
-    pop = state.population
-    runs = state.runs
-    if pop.agreement is None:
-        return np.full(runs, np.nan)
-    edges = pop.agreement
-    choice = state.choice.ravel()
-    same = np.take(choice, edges.first) == np.take(choice, edges.second)
-    if len(same) == 0:
-        total = np.zeros(runs)
-    else:
-        total = np.add.reduceat(same * edges.weight, edges.bounds[:-1])
-        total = np.where(edges.bounds[1:] == edges.bounds[:-1], 0.0, total)
+    option, ``(R,)``; NaN without a network. One pass over the undirected edges
+    (:func:`sim.kernels.agreeing_weight`): an edge whose ends hold the same option adds
+    ``1/d_u + 1/d_v``."""
+    edges = state.population.agreement
+    if edges is None:
+        return np.full(state.runs, np.nan)
+    from sim.kernels import agreeing_weight
+
+    total = agreeing_weight(
+        edges.first, edges.second, edges.weight, edges.bounds, state.choice.ravel()
+    )
     return np.where(edges.members > 0, total / np.maximum(edges.members, 1), np.nan)
 
 

@@ -967,28 +967,16 @@ def average_clustering(graph: Graph) -> float:
     return float(local_clustering(graph).mean())
 
 
-def neighbour_rows(
-    matrix: sp.csr_matrix, nodes: NDArray[np.integer[Any]]
-) -> tuple[NDArray[np.intp], NDArray[np.int32], NDArray[Any]]:
-    """The listed nodes' rows of a CSR adjacency ``matrix``, rows in the order of ``nodes``
-    ``(M,)`` and each row's entries in CSR order: ``(row, neighbour, data)``, each of length
-    ``sum_m d_m``, ``row`` the position in ``nodes``. SciPy's row indexing (C) does the gather;
-    measured faster than a NumPy gather of the same entries."""
-    sub = matrix[np.asarray(nodes, dtype=np.int64).ravel()]
-    row = np.repeat(np.arange(sub.shape[0], dtype=np.intp), np.diff(sub.indptr))
-    return row, sub.indices, sub.data
-
-
 class NeighbourWeights:
     """A graph with a fixed non-negative weight on every node (spend), prepared once for the
-    per-step kernel :meth:`option_sums`: each CSR entry's weight (entry for neighbour ``j`` of
-    ``i`` holds ``w_j``) and each node's inverse total neighbour weight (0 for a node without
-    neighbours or with zero total weight)."""
+    per-step kernel :meth:`option_sums`: the CSR arrays, the weights and each node's inverse
+    total neighbour weight (0 for a node without neighbours or with zero total weight)."""
 
     def __init__(self, graph: Graph, weight: Float) -> None:
-        entry = np.asarray(weight, dtype=np.float64)[graph.indices]
-        self.matrix = sp.csr_matrix((entry, graph.indices, graph.indptr), shape=(graph.n,) * 2)
+        self.indptr, self.indices = graph.indptr, graph.indices
+        self.weight = np.asarray(weight, dtype=np.float64)
         source = np.repeat(np.arange(graph.n, dtype=np.int64), graph.degrees)
+        entry = self.weight[graph.indices]
         total = np.bincount(source, weights=entry, minlength=graph.n).astype(np.float64)
         self.inverse_total = np.divide(1.0, total, out=np.zeros_like(total), where=total > 0)
 
@@ -997,17 +985,15 @@ class NeighbourWeights:
     ) -> tuple[Float, Float]:
         """For ``nodes`` ``(M,)``: the weight of each node's neighbours on each option, options
         first ``(n_options, M)``, and each node's inverse total neighbour weight ``(M,)``. Only
-        the listed nodes' rows are read (:func:`neighbour_rows`); each row's entries are summed
-        in CSR order. ``choice`` must lie in ``[0, n_options)`` (the engine's always does;
-        :func:`neighbour_shares` checks it): this runs every step."""
+        the listed nodes' rows are read, each row's entries added in CSR order
+        (:func:`sim.kernels.neighbour_option_sums`). ``choice`` must lie in
+        ``[0, n_options)`` (the engine's always does; :func:`neighbour_shares` checks it)."""
+        from sim.kernels import neighbour_option_sums
+
         nodes = np.asarray(nodes, dtype=np.int64).ravel()
-        if nodes.size == 0 or self.matrix.nnz == 0:
-            return np.zeros((n_options, nodes.size)), self.inverse_total[nodes]
-        row, neighbour, weight = neighbour_rows(self.matrix, nodes)
-        cell = np.multiply(choice[neighbour], nodes.size, dtype=np.intp)
-        cell += row
-        flat = np.bincount(cell, weights=weight, minlength=nodes.size * n_options)
-        sums: Float = flat.astype(np.float64, copy=False).reshape(n_options, nodes.size)
+        sums = neighbour_option_sums(
+            self.indptr, self.indices, self.weight, nodes, np.asarray(choice), n_options
+        )
         return sums, self.inverse_total[nodes]
 
     def shares(

@@ -5,7 +5,7 @@ The **code fingerprint** is the sha256 of
 * every ``sim/**/*.py`` source and every shipped scenario (``sim/**/*.toml``), each as its
   path relative to the package and the sha256 of its bytes, in path order;
 * the installed versions of the packages that change results (:data:`RESULT_PACKAGES`:
-  numpy, scipy, pandas, pyarrow, mesa, networkx).
+  numpy, scipy, pandas, pyarrow, mesa, networkx, numba).
 
 Any edit to the model, its scenarios or those packages changes it; it is computed once per
 process (the code that runs is the code imported, whatever changes on disk later) and written
@@ -24,7 +24,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-RESULT_PACKAGES = ("numpy", "scipy", "pandas", "pyarrow", "mesa", "networkx")
+RESULT_PACKAGES = ("numpy", "scipy", "pandas", "pyarrow", "mesa", "networkx", "numba")
 """Packages whose version is part of the code fingerprint."""
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
