@@ -455,7 +455,10 @@ class _Problem:
         big_a = (omega * self.e * down).sum(axis=-1)
         slope = (omega * self.e**2 * down * (2.0 * up - 1.0)).sum(axis=-1)
         gap = self._margin(p)
-        return 1.0 - gap * big_a, -big_a - gap * (big_a**2 + slope)
+        # an unbounded price times a vanishing demand slope is NaN: the callers read NaN as
+        # "no root here" and keep the grid's best point
+        with np.errstate(invalid="ignore"):
+            return 1.0 - gap * big_a, -big_a - gap * (big_a**2 + slope)
 
 
 def _step_candidates(problem: _Problem, top: Float) -> Float:
