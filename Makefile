@@ -33,7 +33,7 @@ browser:
 lint: install
 	$(VENV)/bin/ruff check sim tests benchmarks experiments
 	$(VENV)/bin/ruff format --check sim tests benchmarks experiments
-	$(VENV)/bin/mypy sim
+	$(VENV)/bin/mypy sim benchmarks
 
 # Every test, spread over up to four worker processes (pytest-xdist; one per core).
 test: install browser lint

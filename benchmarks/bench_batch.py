@@ -60,7 +60,9 @@ def run(quick: bool = False) -> list[Row]:
     ]
     scaling_steps = steps // 2
     for r in (1, 4, 16, 64):
-        seconds = median_time(lambda r=r: run_batch(params, seeds[:r], scaling_steps), repeats)
+        seconds = median_time(
+            functools.partial(run_batch, params, seeds[:r], scaling_steps), repeats
+        )
         rows.append(
             _row(
                 f"run_batch (build + run + frame) / steps, R={r}, N={n:,}",

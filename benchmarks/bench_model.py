@@ -212,7 +212,7 @@ def _collector_rows(n: int, repeats: int) -> list[Row]:
     steps = _steps_for(n)
 
     def bare() -> None:
-        model.state = engine.advance(model.core, model.state, model._rngs)
+        model.state = engine.advance(model.plan, model.state, model._rngs)
 
     def observed() -> None:
         bare()
@@ -228,7 +228,7 @@ def _collector_rows(n: int, repeats: int) -> list[Row]:
     block(model.step)
     for _ in range(3 * repeats):
         for name, step in variants.items():
-            times[name].append(median_time(lambda step=step: block(step), 1, "cpu") / steps)
+            times[name].append(median_time(functools.partial(block, step), 1, "cpu") / steps)
     median = {name: float(np.median(values)) for name, values in times.items()}
     collector = median["full"] / median["observed"] - 1.0
     reporting = median["full"] / median["bare"] - 1.0

@@ -26,6 +26,7 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -157,7 +158,12 @@ def _kernel_rows(n: int, repeats: int) -> list[Row]:
 
         for _ in range(20):
             kernel()  # warm-up
-        seconds = median_time(lambda: [kernel() for _ in range(20)], repeats) / 20
+
+        def twenty(kernel: Callable[[], None] = kernel) -> None:
+            for _ in range(20):
+                kernel()
+
+        seconds = median_time(twenty, repeats) / 20
         rows.append(
             _checked(
                 f"neighbour_shares, {kind}, N={n:,}, 10 % of nodes, K=9",
@@ -168,7 +174,7 @@ def _kernel_rows(n: int, repeats: int) -> list[Row]:
             )
         )
         if kind != "block":
-            seconds = median_time(lambda g=graph: network.average_clustering(g), 3)
+            seconds = median_time(functools.partial(network.average_clustering, graph), 3)
             rows.append(_row(f"average_clustering, {kind}, N={n:,}", seconds, "s"))
     return rows
 
