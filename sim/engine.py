@@ -230,7 +230,7 @@ def controls_payoffs(core: Core, state: State) -> Float:
 
 def _revise(
     rule: str,
-    payoff: Callable[[], Float],
+    payoff: Callable[[NDArray[np.intp] | None], Float],
     current: Strategy,
     memory: Float,
     t: int,
@@ -240,18 +240,62 @@ def _revise(
 ) -> tuple[Strategy, Float]:
     """Draw who revises, then apply the rule; learning memory updates every step.
 
-    ``payoff`` is evaluated only when needed: a memoryless rule with nobody revising in any
-    run draws its uniforms (so every run's stream advances exactly as always) and skips the
-    payoff computation, which is most of a step's fixed cost.
+    ``payoff(runs)`` gives the payoffs of the listed runs (``None``: all) and is evaluated
+    only when needed, which is most of a step's fixed cost. A memoryless rule skips the runs in
+    which nobody revises: they draw the uniforms the rule would have drawn (so every run's
+    stream advances exactly as when it runs alone), and the payoffs and the rule are computed
+    for the other runs only. A learning rule needs every run's payoffs every step.
     """
     spec = rules.spec_of(rule)
     revise = rules.uniform(rng, current.shape) < revision_rate
-    if spec.memoryless and not revise.any():
+    revising = revise.any(axis=-1)
+    if spec.memoryless and not revising.all():
+        if isinstance(rng, np.random.Generator) or not revising.any():
+            for _ in range(spec.uniform_blocks):
+                rules.uniform(rng, current.shape)
+            return current.astype(np.int8), memory
+        runs = np.flatnonzero(revising)
+        idle = [rng[r] for r in np.flatnonzero(~revising).tolist()]
         for _ in range(spec.uniform_blocks):
-            rules.uniform(rng, current.shape)
-        return current.astype(np.int8), memory
-    chosen, memory = spec.apply(payoff(), current, memory, t, rng, knobs)
+            rules.uniform(idle, (len(idle), *current.shape[1:]))
+        chosen_runs, memory_runs = spec.apply(
+            payoff(runs), current[runs], memory[runs], t, [rng[r] for r in runs.tolist()], knobs
+        )
+        chosen, memory = current.copy(), memory.copy()
+        chosen[runs], memory[runs] = chosen_runs, memory_runs
+    else:
+        chosen, memory = spec.apply(payoff(None), current, memory, t, rng, knobs)
     return np.where(revise, chosen, current).astype(np.int8), memory
+
+
+def select_runs(state: State, runs: NDArray[np.intp]) -> State:
+    """The listed runs of ``state``: every per-run array, and of the population only what the
+    payoffs read (spend sizes and totals; no tastes or network)."""
+    pop = state.population
+    light = Population(
+        pop.size[runs], None, None, pop.total_spend[runs], None, pop.unit_sizes, None
+    )
+    per_run = {
+        name: getattr(state, name)[runs]
+        for name in (
+            "frontier",
+            "quality",
+            "strategy",
+            "home_policy",
+            "rival_policy",
+            "controls",
+            "price",
+            "compute",
+            "choice",
+            "counts",
+            "spend",
+            "firm_memory",
+            "home_memory",
+            "rival_memory",
+            "controls_memory",
+        )
+    }
+    return replace(state, population=light, **per_run)
 
 
 @dataclass(frozen=True)
@@ -563,15 +607,22 @@ def decide(plan: Plan, state: State, rngs: RandomSource) -> Decisions:
     p = core.params
     values = values_of(core, state)
 
-    # 1. payoffs at the current state (evaluated lazily by _revise)
-    def firm() -> Float:
-        return firm_payoffs(core, state, values, state.home_policy)[:, core.foreign_index, :]
+    # 1. payoffs at the current state, of all runs or of those listed (evaluated by _revise)
+    def of_runs(runs: NDArray[np.intp] | None) -> tuple[State, Float]:
+        return (state, values) if runs is None else (select_runs(state, runs), values[runs])
 
-    def home() -> Float:
-        return home_payoffs(core, state, values)
+    def firm(runs: NDArray[np.intp] | None) -> Float:
+        s, v = of_runs(runs)
+        return firm_payoffs(core, s, v, s.home_policy)[:, core.foreign_index, :]
 
-    def rival() -> Float:
-        return rival_payoffs(core, state, values)
+    def home(runs: NDArray[np.intp] | None) -> Float:
+        return home_payoffs(core, *of_runs(runs))
+
+    def rival(runs: NDArray[np.intp] | None) -> Float:
+        return rival_payoffs(core, *of_runs(runs))
+
+    def controls_of(runs: NDArray[np.intp] | None) -> Float:
+        return controls_payoffs(core, of_runs(runs)[0])
 
     # 2. decisions
     current = state.strategy[:, core.foreign_index]
@@ -614,7 +665,7 @@ def decide(plan: Plan, state: State, rngs: RandomSource) -> Decisions:
     if core.flags.controls_decided:
         new_controls, controls_memory = _revise(
             p.home_controls_rule,
-            lambda: controls_payoffs(core, state),
+            controls_of,
             state.controls[:, None],
             state.controls_memory,
             state.t,
