@@ -175,3 +175,24 @@ def test_bad_arguments(kwargs: dict, match: str) -> None:
         run_batch(load_scenario("seed").replace(n_enterprises=10), [1], **kwargs)
     with pytest.raises(ValueError, match=r"seeds=\[\]"):
         run_batch(load_scenario("seed").replace(n_enterprises=10), [], 3)
+
+
+def test_runs_without_a_reviser_skip_the_payoffs_and_change_nothing(monkeypatch) -> None:
+    """A memoryless rule computes payoffs only for the runs in which someone revises; the runs
+    left out draw the same uniforms, so every replicate still equals its model run."""
+    from sim import engine
+
+    subsets: list[int] = []
+    original = engine.select_runs
+
+    def counting(state, runs):
+        subsets.append(len(runs))
+        return original(state, runs)
+
+    monkeypatch.setattr(engine, "select_runs", counting)
+    params = load_scenario("seed").replace(n_enterprises=300)
+    seeds = [5, 6, 7, 8]
+    batch = run_batch(params, seeds, 40)
+    assert subsets and all(0 < k < len(seeds) for k in subsets)
+    for r, seed in enumerate(seeds):
+        assert_replicate_is_the_model(batch, r, _model(params, seed, 40))
