@@ -54,7 +54,8 @@ class FirmAgent(mesa.Agent):
 
     @property
     def revenue(self) -> float:
-        """$M/step earned from rival-region enterprises (margin-adjusted)."""
+        """$M/step from rival-region enterprises, ``(m p - c) V s``, plus licence income from
+        licensees (``engine.observe``'s ``revenue``)."""
         return self._provider_value("revenue")
 
     @property

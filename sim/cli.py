@@ -317,16 +317,12 @@ def run_paths(out: Path, *, providers: bool) -> dict[str, Path]:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from sim.experiments import load_spec, run_sweep
+    from sim.experiments import load_spec
+    from sim.experiments.sweep import run_experiment
 
     spec = load_spec(args.file, quick=args.quick, allow_large=args.allow_large)
     out = args.out or Path("results") / spec.name
-    if spec.sampler == "bisect":  # sequential rounds, each a sweep of its own
-        from sim.experiments.threshold import run_threshold
-
-        print(run_threshold(spec, out, **_backend_kwargs(args)).summary(), file=sys.stderr)
-        return 0
-    result = run_sweep(spec, out, **_backend_kwargs(args))
+    result = run_experiment(spec, out, **_backend_kwargs(args))
     print(result.summary(), file=sys.stderr)
     return 0
 

@@ -318,10 +318,6 @@ class Plan:
     def first(self) -> Core:
         return self.stages[0].core
 
-    @property
-    def months(self) -> tuple[int, ...]:
-        return tuple(s.month for s in self.stages)
-
     def stage_at(self, month: int) -> StageCore | None:
         """The stage that starts exactly at ``month``, or None."""
         for stage in self.stages:

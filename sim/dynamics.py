@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from sim import payoffs
 from sim.rules import RandomSource, inverse_cdf, uniform
 
 if TYPE_CHECKING:
@@ -128,7 +129,7 @@ def choose_providers(
     old = choice.ravel()[flat].astype(np.intp)
     row = (run_of * n_segments + seg) * n_options + old  # row of (R, S, K, K) as (-1, K)
     if personal is None:
-        rows = cdf(transition_from(utilities)).reshape(-1, n_options)[row]  # (M, K)
+        rows = cdf(payoffs.transition_probabilities(utilities)).reshape(-1, n_options)[row]
         new = inverse_cdf(rows, u_option.ravel()[flat])
     else:
         # options along the first axis (K, M): every pass below runs over contiguous rows
@@ -152,20 +153,6 @@ def choose_providers(
     return updated, counts + delta.reshape(counts.shape), flat, old, new
 
 
-def row_max(values: Float) -> Float:
-    """Maximum along the last (short) axis, column by column: ``(..., K) -> (...)``."""
-    out = values[..., 0].copy()
-    for k in range(1, values.shape[-1]):
-        np.maximum(out, values[..., k], out=out)
-    return out
-
-
-def transition_from(utilities: Float) -> Float:
-    """Transition probabilities ``(R, S, K, K)`` from shifted utilities."""
-    weights = np.exp(utilities)
-    return weights / weights.sum(axis=-1, keepdims=True)
-
-
 class Personal:
     """What makes an enterprise's utilities its own: persistent tastes ``(R N, T)`` for the
     option kinds of :data:`sim.params.TASTE_KINDS` and the network (neighbours' spend shares),
@@ -176,11 +163,9 @@ class Personal:
     ) -> None:
         from sim.network import NeighbourWeights
 
-        self.taste = taste
         # options of one kind read one contiguous row: tastes stored kind-major (T, R N)
         self.taste_by_kind = None if taste is None else np.ascontiguousarray(taste.T)
         self.taste_kind = taste_kind
-        self.graph = graph
         # spend never changes: the weighted adjacency is prepared once per run
         self.neighbours = None if graph is None else NeighbourWeights(graph, size.ravel())
 
@@ -226,8 +211,7 @@ def grow_capability(
     p = core.params
     flags = core.flags
     domestic = core.domestic
-    foreign_usage = (usage * core.foreign).sum(-1, keepdims=True)
-    rate = p.learning_rate * usage + p.rival_subsidy + p.spillover_rate * foreign_usage
+    rate = base_catch_up(core, usage)
     if flags.compute:
         rate = rate + p.compute_effect * compute
     rate = np.clip(rate, 0.0, 1.0)
@@ -253,13 +237,31 @@ def grow_capability(
         new_quality = np.where(core.open, np.maximum(lagged, quality), new_quality)
     new_compute = compute
     if flags.compute:
-        cut = 1.0 - p.export_control_strength * controls[:, None]
-        bought = cut * (p.compute_per_revenue * revenue + p.compute_subsidy)
+        bought = compute_bought(core, revenue, controls)
         grown = (compute * (1.0 - p.compute_depreciation) + bought) / (
             1.0 + p.frontier_compute_growth
         )
         new_compute = np.where(domestic, grown, compute)
     return new_quality, new_frontier, new_compute
+
+
+def base_catch_up(core: Core, usage: Float) -> Float:
+    """The catch-up rate per month before compute and diffusion, ``(R, J)``: learning by doing
+    ``eta s_j``, the rival subsidy ``sigma_sub`` and distillation ``chi s_F`` from the foreign
+    spend share ``s_F``; ``usage`` ``(R, J)`` spend shares."""
+    p = core.params
+    foreign_usage = (usage * core.foreign).sum(-1, keepdims=True)
+    rate: Float = p.learning_rate * usage + p.rival_subsidy + p.spillover_rate * foreign_usage
+    return rate
+
+
+def compute_bought(core: Core, revenue: Float, controls: NDArray[np.integer[Any]]) -> Float:
+    """Relative compute bought per month, ``(R, J)``: ``(1 - xi [controls]) (a revenue + b)``
+    from revenue ``(R, J)`` ($M/step) and the state's compute subsidy; ``controls`` ``(R,)``."""
+    p = core.params
+    cut = 1.0 - p.export_control_strength * controls[:, None]
+    bought: Float = cut * (p.compute_per_revenue * revenue + p.compute_subsidy)
+    return bought
 
 
 def steady_state_gap(growth: float, rate: Float | float) -> Float:
@@ -272,5 +274,7 @@ def steady_state_compute(
     investment: Float | float, frontier_growth: float, depreciation: float
 ) -> Float:
     """Relative compute ``c* = I / (gamma_F + delta)`` under constant investment ``I``
-    (relative compute per month, export controls already applied)."""
-    return np.asarray(np.asarray(investment) / (frontier_growth + depreciation))
+    (relative compute per month, export controls already applied); ``inf`` when the decay is
+    too small to represent the quotient (compute then grows without bound)."""
+    with np.errstate(over="ignore"):
+        return np.asarray(np.asarray(investment) / (frontier_growth + depreciation))

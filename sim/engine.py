@@ -1,6 +1,7 @@
 r"""The one step function every layer shares: the Mesa model (``R = 1``), the batched engine
-and the sweep runner all call :func:`initial_state`, :func:`advance` and :func:`observe` on a
-:class:`~sim.core.Plan` (the parameters bound into arrays, one stage per event month).
+and the sweep runner all call :func:`initial_state` and :func:`advance` on a
+:class:`~sim.core.Plan` (the parameters bound into arrays, one stage per event month) and
+:func:`observe` on the month's :class:`~sim.core.Core`.
 
 One step, data flowing one way (state at ``t`` -> state at ``t + 1``):
 
@@ -31,7 +32,7 @@ nothing, so the ``classic`` scenario draws exactly what the first version drew.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import numpy as np
@@ -46,7 +47,6 @@ Bool = NDArray[np.bool_]
 Strategy = NDArray[np.int8]
 
 POLICY_NAMES = ("allow", "restrict")
-CONTROL_NAMES = ("off", "on")
 
 
 @dataclass(frozen=True)
@@ -203,15 +203,12 @@ def controls_payoffs(core: Core, state: State) -> Float:
     usage = spend_usage(core, state)
     accessible, _ = reachability(core, state.strategy, state.rival_policy)
     revenue = payoffs.provider_revenue(core, np.where(accessible, usage, 0.0), state.price)
-    foreign_usage = (usage * core.foreign).sum(-1, keepdims=True)
-    base = p.learning_rate * usage + p.rival_subsidy + p.spillover_rate * foreign_usage
+    base = dynamics.base_catch_up(core, usage)
     decay = p.frontier_compute_growth + p.compute_depreciation
     current_gap = 1.0 - relative_quality(state)
     out = []
     for on in (0, 1):
-        invest = (1.0 - p.export_control_strength * on) * (
-            p.compute_per_revenue * revenue + p.compute_subsidy
-        )
+        invest = dynamics.compute_bought(core, revenue, np.full(state.runs, on))
         if decay > 0:
             compute = dynamics.steady_state_compute(
                 invest, p.frontier_compute_growth, p.compute_depreciation
@@ -268,6 +265,26 @@ def _revise(
     return np.where(revise, chosen, current).astype(np.int8), memory
 
 
+def switching_costs(core: Core, strategy: Strategy) -> Float:
+    """Switching costs ``(S, K, K)``, or ``(R, S, K, K)`` with migration offers: the offered
+    costs in the runs where a foreign provider restricts (``strategy`` ``(R, J)``)."""
+    if core.switching_offer is None:
+        return core.switching
+    restricting = ((strategy == RESTRICT) & core.foreign).any(-1)
+    return np.where(
+        restricting[:, None, None, None], core.switching_offer[None], core.switching[None]
+    )
+
+
+def forced_moves(core: Core, accessible: Bool, circumventable: Bool) -> Bool:
+    """Options whose users in each segment must move, ``(R, S, K)``: those a segment can no
+    longer reach (with circumvention on, a blocked provider stays reachable, at its cost,
+    until its users next revise); never the outside option."""
+    reach = payoffs.segment_available(core, accessible | circumventable)
+    ones = np.ones((*reach.shape[:-1], 1), bool)
+    return ~np.concatenate([reach, ones], axis=-1)
+
+
 def select_runs(state: State, runs: NDArray[np.intp]) -> State:
     """The listed runs of ``state``: every per-run array, and of the population only what the
     payoffs read (spend sizes and totals; no tastes or network)."""
@@ -276,24 +293,9 @@ def select_runs(state: State, runs: NDArray[np.intp]) -> State:
         pop.size[runs], None, None, pop.total_spend[runs], None, pop.unit_sizes, None
     )
     per_run = {
-        name: getattr(state, name)[runs]
-        for name in (
-            "frontier",
-            "quality",
-            "strategy",
-            "home_policy",
-            "rival_policy",
-            "controls",
-            "price",
-            "compute",
-            "choice",
-            "counts",
-            "spend",
-            "firm_memory",
-            "home_memory",
-            "rival_memory",
-            "controls_memory",
-        )
+        f.name: getattr(state, f.name)[runs]
+        for f in fields(State)
+        if f.name not in ("t", "population")  # every other field is a per-run array
     }
     return replace(state, population=light, **per_run)
 
@@ -680,18 +682,10 @@ def decide(plan: Plan, state: State, rngs: RandomSource) -> Decisions:
     accessible, circumventable = reachability(core, strategy, rival_policy)
     if price is not state.price:
         values = payoffs.option_values(core, relative_quality(state), price)
-    switching = core.switching
-    if core.switching_offer is not None:
-        restricting = ((strategy == RESTRICT) & core.foreign).any(-1)
-        switching = np.where(
-            restricting[:, None, None, None], core.switching_offer[None], core.switching[None]
-        )
-    utilities = payoffs.transition_utilities(core, values, accessible, circumventable, switching)
-    # Users of an option they can no longer reach must move; with circumvention on they may
-    # stay (paying its cost) until they next revise.
-    reach = payoffs.segment_available(core, accessible | circumventable)
-    ones = np.ones((state.runs, core.n_segments, 1), bool)
-    forced = ~np.concatenate([reach, ones], axis=-1)
+    utilities = payoffs.transition_utilities(
+        core, values, accessible, circumventable, switching_costs(core, strategy)
+    )
+    forced = forced_moves(core, accessible, circumventable)
     return Decisions(
         month=month,
         core=core,

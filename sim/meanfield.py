@@ -367,23 +367,16 @@ def step(plan: Plan, ms: MeanState) -> MeanState:
     accessible, circumventable = engine.reachability(core, strategy, access_profile[:, n_f])
     row = replace(state, price=np.tile(price, (len(profile), 1)))
     values = engine.values_of(core, row)[:1]
-    switching = core.switching
-    if core.switching_offer is not None:
-        restricting = ((strategy == engine.RESTRICT) & core.foreign).any(-1)
-        switching = np.where(
-            restricting[:, None, None, None], core.switching_offer[None], core.switching[None]
-        )
     utilities = payoffs.transition_utilities(
         core,
         np.broadcast_to(values, (n_acc, *values.shape[1:])),
         accessible,
         circumventable,
-        switching,
+        engine.switching_costs(core, strategy),
     )  # (P, S, K, K)
     seg = classes.segment
     transition = _class_transitions(core, classes, ms, utilities)  # (P, C, K, K)
-    reach = payoffs.segment_available(core, accessible | circumventable)
-    forced = ~np.concatenate([reach, np.ones((n_acc, core.n_segments, 1), bool)], axis=-1)
+    forced = engine.forced_moves(core, accessible, circumventable)
     forced_c = forced[:, seg, :]  # (P, C, K)
     rho = core.revision_rate[seg][None, :, None]
     staying = (1.0 - rho) * ms.shares * ~forced_c
@@ -444,7 +437,7 @@ def _class_transitions(core: Core, classes: Classes, ms: MeanState, utilities: F
     if core.flags.peers:
         extra = extra + core.params.peer_effect * peer_shares(core, classes, ms.shares)[seg]
     if not extra.any():
-        return dynamics.transition_from(base)
+        return payoffs.transition_probabilities(base)
     shifted = base + (core.mu[seg][:, None] * extra)[None, :, None, :]
     return dynamics.logit_rows(shifted)
 

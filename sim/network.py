@@ -1017,7 +1017,7 @@ def neighbour_shares(
     ``nodes`` ``(R,)`` node ids, ``choice`` ``(n,)`` options in ``[0, n_options)``, ``weight``
     ``(n,)`` non-negative (e.g. spend). A row is all zeros when the node has no neighbours or
     their weights sum to 0. Returns ``(R, n_options)`` float64. The model prepares the weights
-    once (:class:`NeighbourWeights`) and calls :meth:`NeighbourWeights.shares` every step.
+    once (:class:`NeighbourWeights`) and calls :meth:`NeighbourWeights.option_sums` every step.
     """
     choice = np.asarray(choice)
     if choice.size and (choice.min() < 0 or choice.max() >= n_options):

@@ -455,9 +455,9 @@ class _Problem:
         big_a = (omega * self.e * down).sum(axis=-1)
         slope = (omega * self.e**2 * down * (2.0 * up - 1.0)).sum(axis=-1)
         gap = self._margin(p)
-        # an unbounded price times a vanishing demand slope is NaN: the callers read NaN as
-        # "no root here" and keep the grid's best point
-        with np.errstate(invalid="ignore"):
+        # an unbounded price times a vanishing demand slope is NaN (or overflows): the callers
+        # read a non-finite value as "no root here" and keep the grid's best point
+        with np.errstate(invalid="ignore", over="ignore"):
             return 1.0 - gap * big_a, -big_a - gap * (big_a**2 + slope)
 
 

@@ -55,7 +55,9 @@ def uniform(rng: RandomSource, shape: tuple[int, ...]) -> Float:
 def inverse_cdf(cdf: Float, u: Float) -> NDArray[np.intp]:
     """Index of the first entry of ``cdf`` ``(..., K)`` above ``u`` ``(...)``: a draw from the
     distribution whose cumulative sums ``cdf`` holds (clipped to ``K - 1`` against rounding).
-    Every sampler in the project (rules, enterprise choice) draws through this function.
+    The decision rules and the segment-level enterprise choice draw through it; enterprises
+    with their own utilities (tastes, peers) are drawn by the same count in
+    :func:`sim.dynamics.choose_providers`, options first.
 
     The count of entries at or below ``u`` is taken column by column: the options axis is
     short, and NumPy reduces a short last axis row by row, several times slower."""
@@ -174,8 +176,6 @@ class RuleSpec:
     ``expected``: the action probabilities of one revision, ``(payoffs, rationality) ->
     probabilities``, for the mean field; None when the rule has no memoryless expectation over
     a single agent.
-    ``games``: how the games layer calls it: ``"focal"`` on the revising individual's payoff
-    vector alone, ``"population"`` on the whole population's block; None if unsupported.
     ``keeps_action``: the rule never changes an action (counterfactuals).
     """
 
@@ -184,7 +184,6 @@ class RuleSpec:
     memoryless: bool
     memory_fill: float
     expected: Callable[[Float, float], Float] | None
-    games: Literal["focal", "population"] | None
     keeps_action: bool
     apply: Callable[[Float, Actions, Float, int, RandomSource, RuleKnobs], tuple[Actions, Float]]
 
@@ -214,7 +213,6 @@ REGISTRY: dict[str, RuleSpec] = {
         memoryless=True,
         memory_fill=0.0,
         expected=_expected_best,
-        games="focal",
         keeps_action=False,
         apply=lambda pay, cur, mem, t, rng, k: (best_response(pay, cur, rng), mem),
     ),
@@ -224,7 +222,6 @@ REGISTRY: dict[str, RuleSpec] = {
         memoryless=True,
         memory_fill=0.0,
         expected=_expected_logit,
-        games="focal",
         keeps_action=False,
         apply=lambda pay, cur, mem, t, rng, k: (
             logit_response(pay, cur, rng, k.rationality),
@@ -237,7 +234,6 @@ REGISTRY: dict[str, RuleSpec] = {
         memoryless=True,
         memory_fill=0.0,
         expected=None,
-        games="population",
         keeps_action=False,
         apply=lambda pay, cur, mem, t, rng, k: (
             fermi_imitation(pay, cur, rng, k.intensity),
@@ -250,7 +246,6 @@ REGISTRY: dict[str, RuleSpec] = {
         memoryless=False,
         memory_fill=0.0,
         expected=None,
-        games="population",
         keeps_action=False,
         apply=lambda pay, cur, mem, t, rng, k: fictitious_play(pay, cur, rng, mem, t),
     ),
@@ -260,7 +255,6 @@ REGISTRY: dict[str, RuleSpec] = {
         memoryless=False,
         memory_fill=1.0,
         expected=None,
-        games="population",
         keeps_action=False,
         apply=lambda pay, cur, mem, t, rng, k: roth_erev(pay, cur, rng, mem, k.forgetting),
     ),
@@ -270,7 +264,6 @@ REGISTRY: dict[str, RuleSpec] = {
         memoryless=True,
         memory_fill=0.0,
         expected=None,
-        games=None,
         keeps_action=True,
         apply=lambda pay, cur, mem, t, rng, k: (cur.astype(np.int8), mem),
     ),

@@ -130,16 +130,15 @@ UNDATED: tuple[tuple[str, str], ...] = (
     ),
 )
 
-MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
 
 def month_label(params: Params, month: int) -> str:
-    """``"Jan 2024"`` for a dated scenario's month, ``"month 7"`` otherwise."""
+    """``"Jan 2024"`` for a dated scenario's month (:func:`sim.plot.month_label`), ``"month 7"``
+    otherwise."""
     if not params.start_month:
         return f"month {month}"
-    year, first = (int(x) for x in params.start_month.split("-"))
-    index = first - 1 + month
-    return f"{MONTHS[index % 12]} {year + index // 12}"
+    from sim.plot import month_label as calendar_label  # sim.plot loads matplotlib: import late
+
+    return calendar_label(month, params.start_month)
 
 
 def trajectory(params: Params, seeds: Sequence[int], steps: int) -> pd.DataFrame:

@@ -16,13 +16,10 @@ Typical use::
     @given(valid_params(max_enterprises=60, market=True))   # segments, network, open models,
     def test_something_else(params): ...                   # licensing, exclusions
 
-Price rules other than ``fixed`` need :mod:`sim.pricing`; they are drawn only when that module
-is importable (:data:`PRICE_RULES`).
 """
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Any
 
 import numpy as np
@@ -40,11 +37,8 @@ NETWORK_FIELDS = {d.name: d for d in describe(Network)}
 FOREIGN_CHANNELS = ("direct", "partner")
 # provider fields that name other entries or need a matching lineup: drawn by `providers`
 _LINKED_PROVIDER_FIELDS = ("origin", "excluded_segments", "licensor", "revenue_share")
-HAS_PRICING = importlib.util.find_spec("sim.pricing") is not None
-PRICE_RULES: tuple[str, ...] = (
-    tuple(SCALAR_FIELDS["price_rule"].choices or ()) if HAS_PRICING else ("fixed",)
-)
-"""Price rules the engine can run on this checkout (all of them once ``sim.pricing`` exists)."""
+PRICE_RULES: tuple[str, ...] = tuple(SCALAR_FIELDS["price_rule"].choices or ())
+"""Every price rule :class:`~sim.params.Params` documents."""
 
 
 def rules() -> st.SearchStrategy[str]:
@@ -53,26 +47,13 @@ def rules() -> st.SearchStrategy[str]:
 
 
 def scenario_names() -> st.SearchStrategy[str]:
-    """Every scenario shipped in ``sim/scenarios`` whose mechanisms this checkout can run."""
+    """Every scenario shipped in ``sim/scenarios``."""
     return st.sampled_from(runnable_scenarios())
 
 
 def runnable_scenarios() -> list[str]:
-    """Shipped scenarios, leaving out those needing :mod:`sim.pricing` when it is absent."""
-    out = []
-    for name in sorted(list_scenarios()):
-        if HAS_PRICING or not needs_pricing(name):
-            out.append(name)
-    return out
-
-
-def needs_pricing(name: str) -> bool:
-    """Whether scenario ``name`` (or one of its events) switches a price rule on."""
-    from sim.params import load_scenario
-
-    params = load_scenario(name)
-    stages = params.schedule()
-    return any(stage.params.price_rule != "fixed" for stage in stages)
+    """Every scenario shipped in ``sim/scenarios``, sorted (all of them run on this checkout)."""
+    return sorted(list_scenarios())
 
 
 def field_values(field: FieldDoc, **float_kw: Any) -> st.SearchStrategy[Any]:

@@ -232,10 +232,22 @@ def test_benchmark_observation_model_matches_the_brief():
     assert target.observed == pytest.approx(math.exp(logs.mean()), abs=5e-4)
     assert target.tolerance == pytest.approx(logs.std(ddof=1), abs=5e-3)
     assert (target.quantity, target.month, target.relative_to) == ("capability_gap", 11, 0)
-    # any per-benchmark scale a_b cancels in the ratio the model is compared with
-    gap = np.array([0.09, 0.02])
+    # any per-benchmark scale a_b cancels in the ratio the model is compared with: the target
+    # computed from runs whose gaps are all scaled by a_b is unchanged (to rounding), while a
+    # level target scales with them
+    steps = spec.steps + 1
+    paths = np.array([np.linspace(0.09, 0.02, steps), np.geomspace(0.12, 0.01, steps)])
+    frame = pd.DataFrame({"run": np.repeat([0, 1], steps), "step": np.tile(range(steps), 2)})
+    for quantity in {t.quantity for t in spec.targets.values()}:
+        frame[quantity] = paths.ravel()
+    base = core.target_values(spec, frame)
+    np.testing.assert_array_equal(base["benchmark_ratio_2024"], paths[:, 11] / paths[:, 0])
     for scale in (0.5, 3.0, 300.0):
-        assert (scale * gap[1]) / (scale * gap[0]) == pytest.approx(gap[1] / gap[0])
+        got = core.target_values(spec, frame.assign(capability_gap=scale * frame.capability_gap))
+        np.testing.assert_allclose(
+            got["benchmark_ratio_2024"], base["benchmark_ratio_2024"], rtol=1e-15
+        )
+        np.testing.assert_array_equal(got["gap_feb2025"], scale * paths[:, 13])
 
 
 def test_ratio_targets_are_computed_from_the_runs():
@@ -365,7 +377,6 @@ def test_the_batch_size_changes_nothing_but_the_work(tiny_run: Path, tmp_path: P
 
 
 def test_dask_backend_gives_the_same_posterior(tiny_run: Path, tmp_path: Path):
-    pytest.importorskip("distributed")
     calibrate(spec_of(), tmp_path / "dask", backend="dask", workers=2)
     pd.testing.assert_frame_equal(
         pd.read_parquet(tmp_path / "dask" / "posterior.parquet"),

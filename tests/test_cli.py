@@ -412,8 +412,8 @@ def test_scenario_schema_structure(capsys):
 def test_allow_large_lifts_the_design_limits(capsys, tmp_path, monkeypatch, command):
     """A design above the limits is refused naming the limit and the flag; with --allow-large
     the validated spec reaches the runner (replaced here: 10,001 runs are not the point)."""
-    import sim.experiments
     import sim.experiments.suite
+    import sim.experiments.sweep
 
     text = (
         'steps = 1\nrecord = "final"\n[fixed]\nn_enterprises = 2\n[parameters]\n'
@@ -433,7 +433,7 @@ def test_allow_large_lifts_the_design_limits(capsys, tmp_path, monkeypatch, comm
         received.extend(specs)
         return []
 
-    monkeypatch.setattr(sim.experiments, "run_sweep", fake_sweep)
+    monkeypatch.setattr(sim.experiments.sweep, "run_experiment", fake_sweep)
     monkeypatch.setattr(sim.experiments.suite, "run_suite", fake_suite)
     if command == "sweep":
         argv = ["sweep", str(path), "--out", str(out)]

@@ -10,7 +10,6 @@ each case switches on something that acts.)"""
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Any
 
 import pytest
@@ -91,7 +90,5 @@ def test_export_controls_change_the_outputs_once_compute_matters() -> None:
 
 
 def test_price_rules_change_the_golden_outputs() -> None:
-    if importlib.util.find_spec("sim.pricing") is None:
-        pytest.skip("sim/pricing.py (domestic price rules) is not on this branch yet")
     model, _ = changed_digests({"price_rule": "price_war", "price_subsidy": 0.5})
     assert model != ENTRY["model"]

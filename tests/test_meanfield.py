@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from sim import meanfield
 from sim import validation as v
@@ -26,19 +27,18 @@ def _without_peers(n: int) -> Params:
     return v.fixed_strategy_params(n).replace(peer_effect=0.0)
 
 
-def _distances(params: Params) -> tuple[float, float, float, float]:
+def _distances(params: Params) -> tuple[float, float, np.ndarray, np.ndarray]:
     """RMS distance of single runs' domestic share from the mean field over steps 1..STEPS,
-    the delta-method SE of its log, the largest |run average - mean field| over time and the
-    SE of the run average there."""
+    the delta-method SE of its log, and at every step 0..STEPS the |run average - mean field|
+    and the SE of the run average."""
     mf = meanfield.trajectory(params, STEPS)["domestic_share"].to_numpy()
     abm = run_batch(params, list(range(RUNS)), STEPS).model
     paths = abm.pivot(index="run", columns="step", values="domestic_share").to_numpy()
     msd = ((paths[:, 1:] - mf[1:]) ** 2).mean(axis=1)
     bias = np.abs(paths.mean(axis=0) - mf)
-    worst = int(bias.argmax())
-    se_mean = paths[:, worst].std(ddof=1) / math.sqrt(RUNS)
+    se_mean = paths.std(axis=0, ddof=1) / math.sqrt(RUNS)
     se_log = msd.std(ddof=1) / math.sqrt(RUNS) / (2 * msd.mean())
-    return math.sqrt(msd.mean()), se_log, float(bias[worst]), float(se_mean)
+    return math.sqrt(msd.mean()), se_log, bias, se_mean
 
 
 @pytest.mark.slow
@@ -66,10 +66,18 @@ def test_peer_effects_leave_a_closure_bias_that_does_not_shrink() -> None:
     """With the seed's peer effect on its block network the mean field replaces each
     enterprise's neighbourhood by its segment mix (homogeneous mixing), which misses the
     local correlation of choices: at N = 16,000 the run average still differs from the mean
-    field by more than 4 SE of that average (the bias, about 0.006 in domestic share, is a
-    property of the closure, not of sampling), while staying below 0.02."""
+    field (the bias is a property of the closure, not of sampling), while staying below 0.02
+    at every step. The largest z-score over the STEPS + 1 steps must pass the Bonferroni
+    threshold for that many tests at the one-step level of ``Z_TOL`` (about 4.9), so the step
+    is not picked after the fact.
+
+    Measured (24 runs): largest z 10.5; bias 0.0038 at step 60 (SE 0.00077), largest 0.0053
+    (step 41)."""
     _, _, bias, se = _distances(v.fixed_strategy_params(SIZES[-1]))
-    assert v.Z_TOL * se < bias < 0.02, (bias, se)
+    threshold = stats.norm.isf(stats.norm.sf(v.Z_TOL) / (STEPS + 1))
+    z = np.divide(bias, se, out=np.zeros_like(bias), where=se > 0)
+    assert z.max() > threshold, (z.max(), threshold)
+    assert bias.max() < 0.02, bias.max()
 
 
 @pytest.mark.parametrize("scenario", runnable_scenarios())

@@ -12,18 +12,22 @@ import pytest
 from sim import engine, meanfield
 from sim import validation as v
 from sim.core import Plan
-from sim.params import load_scenario
+from sim.params import Params, load_scenario
 
 SEEDS = 20
+
+
+def _params(kind: str, n: int) -> Params:
+    """The seed scenario with ``n`` enterprises on a network of kind ``kind``."""
+    return load_scenario("seed").replace(
+        n_enterprises=n, **{"network.kind": kind, "network.clustering": 0.3}
+    )
 
 
 def _empirical_mixing(kind: str, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mean and standard error over seeds of the share of a segment-s member's tie ends in
     segment b, for the networks ``sim.engine.draw_population`` builds; and the mean field's."""
-    params = load_scenario("seed").replace(
-        n_enterprises=n, **{"network.kind": kind, "network.clustering": 0.3}
-    )
-    core = Plan.from_params(params).first
+    core = Plan.from_params(_params(kind, n)).first
     shares = []
     for seed in range(SEEDS):
         graph = engine.draw_population(core, [np.random.default_rng(seed)], 1).graph
@@ -43,16 +47,19 @@ def test_mixing_closure_is_the_networks_expected_segment_mixing(kind: str) -> No
     """The closure's mixing matrix is the expected segment mixing of the engine's networks:
     the block model's by its block probabilities; the small world's and scale-free's random
     (they are placed on the enterprises in a random order, so no segment keeps its ties or
-    holds the hubs); every entry within Z_TOL standard errors over 20 networks of 2000
-    enterprises (the seed's five unequal segments)."""
+    holds the hubs), so for them a member's expected share of neighbours in segment ``b`` is
+    exactly ``(n_b - [b = s]) / (N - 1)``; every entry within Z_TOL standard errors over 20
+    networks of 2000 enterprises (the seed's five unequal segments)."""
     mean, se, closure = _empirical_mixing(kind, 2000)
     z = np.abs(mean - closure) / np.maximum(se, 1e-12)
     assert z.max() <= v.Z_TOL, (kind, np.round(mean, 3), np.round(closure, 3))
     if kind == "block":
         assert np.diag(closure).min() > 0.6  # homophily 0.7: mostly inside the segment
-    else:  # random mixing: each row is about the segments' shares of the enterprises
-        shares = load_scenario("seed").resolved_segments()
-        np.testing.assert_allclose(closure, np.tile([x.share for x in shares], (5, 1)), atol=0.01)
+    else:  # random mixing: a segment-s member's neighbours are a draw of the other N - 1
+        core = Plan.from_params(_params(kind, 2000)).first
+        members = np.bincount(core.segment_of, minlength=core.n_segments)
+        exact = (members - np.eye(core.n_segments)) / (members.sum() - 1)  # (n_b - [b=s])/(N-1)
+        np.testing.assert_allclose(closure, exact, rtol=1e-12, atol=0)
 
 
 def test_segment_shares_of_the_mean_field_add_up_to_its_domestic_share() -> None:

@@ -487,18 +487,19 @@ def test_scale_free_tail_and_clustering_match_networkx() -> None:
 
 @pytest.mark.slow
 def test_scale_free_degree_law_and_max_degree_scaling() -> None:
-    """Large ``n``: ``P(K >= k) = m (m + 1) / (k (k + 1))`` (the ``k^-3`` density), allowance
-    5 % of the value for finite-``n`` terms, and mean degree exactly ``2 m (n - m) / n``; the
-    largest degree grows as ``n^(1/2)``: the mean log largest degree rises by
-    ``0.5 log 16 = 1.386`` from ``n = 2,000`` to ``32,000`` (4 SE)."""
+    """Large ``n``: ``P(K >= k) = m (m + 1) / (k (k + 1))`` (the ``k^-3`` density) within 4 SE
+    over 12 graphs of 100,000 nodes, no allowance for finite-``n`` terms (measured over 80
+    seeds, the means depart from the law by +0.03 %, +0.14 % and +0.30 % of the value at
+    ``k = 8, 16, 32``, z = 0.8, 1.8 and 2.0 at 80 seeds, under 1 SE of 12 seeds), and mean
+    degree exactly ``2 m (n - m) / n``; the largest degree grows as ``n^(1/2)``: the mean log
+    largest degree rises by ``0.5 log 16 = 1.386`` from ``n = 2,000`` to ``32,000`` (4 SE)."""
     m, n = 4, 100_000
-    degrees = [network.scale_free(n, 2 * m, rng(s)).degrees for s in range(4)]
+    degrees = [network.scale_free(n, 2 * m, rng(s)).degrees for s in range(12)]
     for d in degrees:
         assert d.mean() == pytest.approx(2 * m * (n - m) / n, rel=1e-12)
     for k in (2 * m, 4 * m, 8 * m):
         stats = np.array([np.mean(d >= k) for d in degrees])
-        expected = m * (m + 1) / (k * (k + 1))
-        near(stats, expected, f"P(K >= {k})", bias=0.05 * expected)
+        near(stats, m * (m + 1) / (k * (k + 1)), f"P(K >= {k})")
     small = per_seed(
         lambda s: [math.log(network.scale_free(2000, 8, rng(s)).degrees.max())], range(40)
     )

@@ -67,7 +67,7 @@ MAX_ENTERPRISES = 40  # the only field not fuzzed over its full range: speed
 STEPS = 5
 SEEDS = (0, 1)
 SHARE_TOLERANCE = 1e-12  # shares are counts / N; their float sum may miss 1 by a few ulps
-SPEND_TOLERANCE = 1e-9  # spend is updated incrementally: rounding relative to the total
+SPEND_TOLERANCE = 1e-12  # spend is updated incrementally: rounding relative to the total
 
 FUZZ = settings(
     max_examples=6,

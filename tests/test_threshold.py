@@ -5,6 +5,7 @@ workers, and driven from the command line like any sweep."""
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import subprocess
@@ -149,8 +150,19 @@ def test_search_is_reproducible_resumable_and_extendable(tmp_path):
     assert [tree_digest(c.parent) for c in chunks] == digest  # no chunk recomputed
     parallel = run_threshold(stochastic(), tmp_path / "b", workers=2, progress=False)
     assert parallel.probes == first.probes
-    longer = run_threshold(stochastic(rounds=3), tmp_path / "c", workers=1, progress=False)
-    assert longer.probes[: len(first.probes)] == first.probes
+    # more rounds in the same directory (no --force): the first rounds are not run again
+    short = run_threshold(spec(rounds=2), tmp_path / "e", workers=1, progress=False)
+    chunks = sorted((tmp_path / "e" / "rounds").glob("r*/chunks/*.parquet"))
+    digest = [tree_digest(c.parent) for c in chunks]
+    stamps = [c.stat().st_mtime_ns for c in chunks]
+    longer = run_threshold(spec(rounds=3), tmp_path / "e", workers=1, progress=False)
+    assert short.crossing and len(longer.probes) == len(short.probes) + 1
+    assert longer.probes[: len(short.probes)] == short.probes
+    assert [tree_digest(c.parent) for c in chunks] == digest
+    assert [c.stat().st_mtime_ns for c in chunks] == stamps
+    assert read_threshold(tmp_path / "e")["definition"]["rounds"] == 3
+    fresh = run_threshold(spec(rounds=3), tmp_path / "c", workers=1, progress=False)
+    assert fresh == longer  # as a search run with 3 rounds from the start
     other = run_threshold(stochastic(root_seed=6), tmp_path / "d", workers=1, progress=False)
     assert [p.value for p in other.probes[:2]] == [0.0, 3.0]
     assert round_seed(stochastic(), 1) != round_seed(stochastic(root_seed=6), 1)
@@ -213,3 +225,40 @@ def test_shipped_threshold_search_validates():
             ROOT / "experiments" / "robustness" / "sf1_frontier_growth.toml", quick=quick
         )
         assert search.sampler == "bisect" and len(search.outcome) == 2
+
+
+def test_suite_runs_a_threshold_search_beside_a_sweep_and_figures_check_its_rounds(tmp_path):
+    from sim.experiments.figures import make_figures
+    from sim.experiments.store import StoreError
+    from sim.experiments.suite import experiment_specs, run_suite
+
+    experiments = tmp_path / "exp"
+    experiments.mkdir()
+    (experiments / "a_plain.toml").write_text(
+        'replicates = 2\nsteps = 1\nrecord = "final"\nfixed = { n_enterprises = 20 }\n'
+        "[parameters]\nmarket_value = [1.0, 2.0]\n",
+        encoding="utf-8",
+    )
+    (experiments / "b_search.toml").write_text(
+        'sampler = "bisect"\nproviders = true\nreplicates = 2\nsteps = 1\nrounds = 2\n'
+        'record = "final"\nfixed = { n_enterprises = 20 }\n'
+        'outcome = [{ column = "partner-cloud/quality", above = 0.37 }]\n'
+        '[parameters]\n"partner-cloud.quality" = { range = [0.0, 1.0] }\n',
+        encoding="utf-8",
+    )
+    specs = experiment_specs(experiments, quick=False)
+    assert [s.name for s in specs] == ["a_plain", "b_search"]
+    out = tmp_path / "out"
+    written = run_suite(specs, out, workers=1, progress=False, log=io.StringIO())
+    assert out / "b_search" / "figures" / "threshold.png" in written
+    assert (out / "a_plain" / "manifest.json").exists()
+    record = read_threshold(out / "b_search")
+    assert record["status"] == "complete" and record["bracket"] == [0.25, 0.5]
+    # figures reads the rounds' chunks checked, as it does a sweep's
+    chunk = sorted((out / "b_search" / "rounds" / "r01" / "chunks").glob("*.parquet"))[0]
+    data = bytearray(chunk.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    chunk.write_bytes(bytes(data))
+    with pytest.raises(StoreError, match=chunk.name):
+        make_figures(out / "b_search")
+    assert make_figures(out / "b_search", check=False)

@@ -47,6 +47,7 @@ Resuming
 
 from __future__ import annotations
 
+import calendar
 import contextlib
 import hashlib
 import itertools
@@ -721,6 +722,11 @@ def is_calibration_file(path: str | Path) -> bool:
         data = read_toml(path, "calibration file")
     except InputError:
         return False
+    return is_calibration_data(data)
+
+
+def is_calibration_data(data: Mapping[str, Any]) -> bool:
+    """Whether a file's parsed contents are a calibration (a ``[priors]`` table)."""
     return isinstance(data.get("priors"), Mapping)
 
 
@@ -1173,15 +1179,13 @@ def _abc(spec: CalibrationSpec, sampler: Any, *, resuming: bool = False) -> Any:
 def _history_generations(history: Any) -> list[dict[str, Any]]:
     pops = history.get_all_populations()
     pops = pops[pops["t"] >= 0]
+    particles = history.get_nr_particles_per_population()  # one query, not one a generation
     return [
         {
             "t": int(row.t),
             "epsilon": float(row.epsilon),
             "evaluations": int(row.samples),
-            "acceptance_rate": round(
-                float(history.get_nr_particles_per_population()[row.t]) / max(int(row.samples), 1),
-                6,
-            ),
+            "acceptance_rate": round(float(particles[row.t]) / max(int(row.samples), 1), 6),
         }
         for row in pops.itertuples()
     ]
@@ -1245,10 +1249,14 @@ def run_calibration(
                 spec.root_seed, spec.schedule.round_size, map_, n_workers, progress
             ).impl
             stored = -1
-            if existing is not None and database.exists() and pyabc.History(db_url).all_runs():
-                stored = pyabc.History(db_url, _id=1).max_t
+            resumable = False
+            if existing is not None and database.exists():
+                stored_history = pyabc.History(db_url, _id=1)
+                resumable = bool(stored_history.all_runs())
+                if resumable:
+                    stored = stored_history.max_t
             abc = _abc(spec, sampler, resuming=stored >= 0)
-            if existing is not None and database.exists() and pyabc.History(db_url).all_runs():
+            if resumable:
                 abc.load(db_url, 1)
                 done = abc.history.max_t + 1
             else:
@@ -1505,6 +1513,16 @@ def representative(spec: CalibrationSpec, posterior: pd.DataFrame) -> pd.Series:
     return posterior.iloc[int(np.argmin(score))]
 
 
+def _month_zero(base: str, prefix: str = "") -> str:
+    """``prefix + "month 0 = January 2024"`` for a dated base scenario (its ``start_month``),
+    ``""`` for an undated one."""
+    start = _scenario(base).start_month
+    if not start:
+        return ""
+    year, month = (int(x) for x in start.split("-"))
+    return f"{prefix}month 0 = {calendar.month_name[month]} {year}"
+
+
 def scenario_text(
     spec: CalibrationSpec, posterior: pd.DataFrame, manifest: Mapping[str, Any]
 ) -> str:
@@ -1524,7 +1542,7 @@ def scenario_text(
         f"git {str(env.get('git_commit'))[:12]}.",
         "# Values: the posterior particle nearest the weighted marginal medians (a real joint "
         "draw;",
-        "# see docs/calibration.md); month 0 = January 2024.",
+        f"# see docs/calibration.md){_month_zero(spec.base, '; ')}.",
         f'description = "Calibrated: {spec.base} with the posterior of {spec.name} '
         '(ABC-SMC, docs/calibration.md)"',
         f'base = "{spec.base}"',

@@ -4,34 +4,26 @@ against the targets (written by :func:`sim.calibration.core.run_calibration`).""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
 if TYPE_CHECKING:
     from sim.calibration.core import CalibrationSpec
-
-
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def posterior_figure(spec: CalibrationSpec, posterior: pd.DataFrame, path: Path) -> Path:
     """Pairwise posterior plot: weighted histograms on the diagonal, particles below it
     (darker: larger weight), every axis over the prior's range; a log-uniform prior's
     parameter is shown as its base-10 logarithm."""
-    plt = _pyplot()
     names = list(spec.parameter_names)
     priors = dict(spec.priors)
     n = len(names)
     size = max(6.0, 1.3 * n)
-    fig, axes = plt.subplots(n, n, figsize=(size, size), squeeze=False)
+    fig = Figure(figsize=(size, size))  # no pyplot: the caller's backend is left alone
+    axes = fig.subplots(n, n, squeeze=False)
     w = posterior["weight"].to_numpy(dtype=float)
     alpha = 0.15 + 0.85 * w / max(w.max(), 1e-300)
     colours = np.zeros((len(w), 4))
@@ -76,7 +68,6 @@ def posterior_figure(spec: CalibrationSpec, posterior: pd.DataFrame, path: Path)
     )
     fig.subplots_adjust(left=0.07, right=0.99, bottom=0.06, top=0.96, wspace=0.1, hspace=0.1)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 
@@ -86,15 +77,18 @@ def predictive_figure(
     """Posterior predictive: for each targeted output, its 5-95% band and median by month with
     the month targets as points (error bars: tolerance; squares: held out); then every
     target's 90% interval as a multiple of its observed value (log axis)."""
-    plt = _pyplot()
     from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
     quantities = list(dict.fromkeys(paths["quantity"]))
     panels = len(quantities) + 1
     cols = min(panels, 3)
     rows = int(np.ceil(panels / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
+    fig = Figure(figsize=(4.2 * cols, 3.2 * rows))
+    axes = fig.subplots(rows, cols, squeeze=False)
     targets = dict(spec.targets)
+    from sim.calibration.core import _month_zero
+
+    zero = _month_zero(spec.base)
     for ax, quantity in zip(axes.flat, quantities, strict=False):
         sub = paths[paths["quantity"] == quantity]
         ax.fill_between(sub["month"], sub["q05"], sub["q95"], color="C0", alpha=0.3, label="5-95%")
@@ -113,7 +107,7 @@ def predictive_figure(
                 )
         ax.set_title(quantity, fontsize=9)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_xlabel("month (0 = January 2024)", fontsize=8)
+        ax.set_xlabel(f"month ({zero})" if zero else "month", fontsize=8)
         ax.legend(fontsize=6)
     ax = list(axes.flat)[len(quantities)]
     y = np.arange(len(predictive))
@@ -149,5 +143,4 @@ def predictive_figure(
     fig.suptitle(f"Posterior predictive of {spec.name}", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=130)
-    plt.close(fig)
     return path

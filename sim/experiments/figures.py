@@ -134,7 +134,7 @@ def baseline(frame: pd.DataFrame, spec: SweepSpec, out: Path) -> list[Path]:
     ax.set_ylabel("share of rival enterprises")
     ax.set_title("Market shares")
     ax = axes[1, 0]
-    _band(ax, frame, "capability_gap", "frontier minus best domestic", "C2")
+    _band(ax, frame, "capability_gap", "frontier minus best rival model", "C2")
     ax.set_ylabel("capability gap (frontier = 1)")
     ax.set_title("Capability gap")
     ax = axes[1, 1]
@@ -355,14 +355,20 @@ DRAW = {
 }
 
 
-def threshold_figure(directory: Path) -> list[Path]:
+def threshold_figure(directory: Path, *, check: bool = True) -> list[Path]:
     """The share of seeds with the outcome at each value a threshold search probed, with
-    Wilson 95 % intervals, the level, the bisection bracket and the 95 % bracket."""
-    from sim.experiments.threshold import read_threshold, wilson
+    Wilson 95 % intervals, the level, the bisection bracket and the 95 % bracket. With
+    ``check``, the stores of the rounds behind the probes (``rounds/r<r>``) are read checked
+    first, as :func:`make_figures` reads a sweep's."""
+    from sim.experiments.threshold import ROUNDS, read_threshold, wilson
 
     record = read_threshold(directory)
     if record.get("status") != "complete":
         raise ValueError(f"{directory}: search not complete; re-run the sweep command to finish it")
+    if check:
+        for index in sorted({int(p["round"]) for p in record["probes"]}):
+            rounds = directory / ROUNDS / f"r{index:02d}"
+            read_chunks(rounds, results_manifest(rounds), check=True)
     spec = spec_from_definition(record["definition"])
     probes = pd.DataFrame(record["probes"])
     level = float(record["level"])
@@ -415,9 +421,10 @@ def make_figures(directory: str | Path, *, check: bool = True) -> list[Path]:
     Every chunk's checksum and identity are verified first (``check=False`` skips that);
     a directory that is not a complete, readable result is a one-line :class:`StoreError`."""
     directory = Path(directory)
-    if read_manifest(directory) is None and (directory / "threshold.json").exists():
-        return threshold_figure(directory)
-    if read_manifest(directory) is None:
+    manifest = read_manifest(directory)
+    if manifest is None and (directory / "threshold.json").exists():
+        return threshold_figure(directory, check=check)
+    if manifest is None:
         inside = sorted(
             p.name
             for p in (directory.iterdir() if directory.is_dir() else [])
@@ -430,7 +437,7 @@ def make_figures(directory: str | Path, *, check: bool = True) -> list[Path]:
                 f"directories ({', '.join(inside[:5])}{more}): pass one, e.g. "
                 f"{directory / inside[0]}"
             )
-    manifest = results_manifest(directory)
+        raise StoreError(f"{directory}: no manifest.json; not a results directory")
     if manifest.get("status") != "complete":
         raise StoreError(f"{directory}: sweep not complete; re-run the sweep command to finish it")
     try:

@@ -58,7 +58,7 @@ from collections.abc import Mapping, Sequence
 from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -81,15 +81,12 @@ from sim.errors import (
     unknown_choice,
 )
 from sim.params import Params, apply_changes, list_scenarios, load_scenario, valid_keys
-from sim.schema import NAME_PATTERN, Flag, Frozen, Name, Number, Whole, file_form, param
+from sim.schema import Flag, Frozen, Name, Number, Whole, file_form, param
 
 Kind = Literal["generic", "baseline", "phase_diagram", "counterfactuals", "sensitivity"]
 Sampler = Literal["grid", "lhs", "sobol", "saltelli", "oat", "bisect"]
 Scale = Literal["linear", "log"]
 
-KINDS: tuple[str, ...] = get_args(Kind)
-SAMPLERS: tuple[str, ...] = get_args(Sampler)
-SCALES: tuple[str, ...] = get_args(Scale)
 SCENARIO_DIMENSION = "scenario"
 DEFAULT_UNIT_REPLICATES = 10
 DEFAULT_PERTURBATION = 0.2
@@ -1135,7 +1132,6 @@ FILE_KEYS: tuple[str, ...] = (
     "quick",
 )
 """Keys of a sweep file: the definition's, then the ``[quick]`` table."""
-TOP_KEYS = FILE_KEYS
 DIMENSION_KEYS: tuple[str, ...] = tuple(k for k in Dimension.model_fields if k != "name")
 _NAME = TypeAdapter(Name)
 _PARAMETERS_ITEM = re.compile(r"parameters\[([^\]]*)\]")
@@ -1308,7 +1304,6 @@ def sweep_file_schema() -> dict[str, Any]:
     props = schema["properties"]
     for key in ("quick", "source"):
         props.pop(key)
-    props["name"]["pattern"] = NAME_PATTERN
     props["base"]["enum"] = list(scenario_names())
     docs = ("description", "unit", "source")
     props["fixed"] = {

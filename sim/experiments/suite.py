@@ -16,10 +16,11 @@ from typing import TextIO
 
 import pandas as pd
 
+from sim.errors import read_toml
 from sim.experiments.figures import REGIMES, make_figures
-from sim.experiments.spec import SweepSpec, load_spec
+from sim.experiments.spec import SweepSpec, spec_from_mapping
 from sim.experiments.store import atomic_write_bytes
-from sim.experiments.sweep import run_sweep
+from sim.experiments.sweep import run_experiment
 
 # Figures the README shows: (experiment kind, figure stem).
 DOCS_FIGURES = (
@@ -40,13 +41,22 @@ def experiments_dir() -> Path:
 def experiment_specs(directory: Path, *, quick: bool, allow_large: bool = False) -> list[SweepSpec]:
     """Every sweep file in ``directory``, validated (all of them before any runs). Two files
     with the same sweep name would write into one results directory, so that is refused."""
-    from sim.calibration.core import is_calibration_file
+    from sim.calibration.core import is_calibration_data
 
-    # calibration files (python -m sim calibrate) live beside the sweep files
-    files = [f for f in sorted(directory.glob("*.toml")) if not is_calibration_file(f)]
+    files, specs = [], []
+    for path in sorted(directory.glob("*.toml")):
+        data = read_toml(path, "sweep file")  # each file read once
+        # calibration files (python -m sim calibrate) live beside the sweep files
+        if is_calibration_data(data):
+            continue
+        files.append(path)
+        specs.append(
+            spec_from_mapping(
+                data, name=path.stem, quick=quick, origin=str(path), allow_large=allow_large
+            )
+        )
     if not files:
         raise ValueError(f"--experiments {directory}: no sweep files (*.toml) found")
-    specs = [load_spec(f, quick=quick, allow_large=allow_large) for f in files]
     first_file: dict[str, Path] = {}
     for path, spec in zip(files, specs, strict=True):
         if spec.name in first_file:
@@ -78,7 +88,7 @@ def run_suite(
     written: list[Path] = []
     for spec in specs:
         target = Path(out) / spec.name
-        result = run_sweep(
+        result = run_experiment(  # a threshold search (sampler bisect) too
             spec,
             target,
             backend=backend,

@@ -19,13 +19,16 @@ import time
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sim.experiments import runners
 from sim.experiments.progress import Progress
 from sim.experiments.samplers import design, run_seeds
 from sim.experiments.spec import SweepSpec
 from sim.experiments.store import Store
+
+if TYPE_CHECKING:
+    from sim.experiments.threshold import ThresholdResult
 
 
 class RunFailed(Exception):
@@ -152,3 +155,32 @@ def run_sweep(
     finally:
         store.release()
     return SweepResult(spec.name, Path(directory), n_runs, n_runs - done_runs, elapsed)
+
+
+def run_experiment(
+    spec: SweepSpec,
+    directory: str | Path,
+    *,
+    backend: str = "local",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    force: bool = False,
+    connect_timeout: float = 10.0,
+    progress: bool = True,
+) -> SweepResult | ThresholdResult:
+    """Run (or resume) ``spec`` into ``directory`` as ``sweep`` and ``suite`` do: a threshold
+    search (sampler ``bisect``) with :func:`~sim.experiments.threshold.run_threshold`, its
+    rounds each a sweep of their own, any other sweep with :func:`run_sweep`."""
+    options: dict[str, Any] = {
+        "backend": backend,
+        "workers": workers,
+        "scheduler": scheduler,
+        "force": force,
+        "connect_timeout": connect_timeout,
+        "progress": progress,
+    }
+    if spec.sampler == "bisect":
+        from sim.experiments.threshold import run_threshold
+
+        return run_threshold(spec, directory, **options)
+    return run_sweep(spec, directory, **options)

@@ -31,7 +31,8 @@ probe's value as its one point) run with :func:`sim.experiments.sweep.run_sweep`
 ``<dir>/rounds/r<r>`` (``load`` reads it like any sweep), its ``root_seed`` the ``r``-th of
 ``SeedSequence(root_seed).spawn(MAX_ROUNDS + 1)`` children, so a search is reproducible, a
 re-run resumes round by round (finished rounds are not run again), and more rounds extend a
-search without re-running the first ones. ``<dir>/threshold.json`` records the definition,
+search in the same directory (``rounds`` is left out when comparing the stored definition)
+without re-running the first ones. ``<dir>/threshold.json`` records the definition,
 every probe and the brackets; ``<dir>/threshold.csv`` the probes as a table.
 """
 
@@ -348,21 +349,28 @@ def _is_whole(spec: SweepSpec) -> bool:
     return isinstance(probe, int) and not isinstance(probe, bool)
 
 
+def _search_key(definition: dict[str, Any]) -> str:
+    """The canonical JSON of a search's definition without ``rounds``: more or fewer rounds
+    continue one search (round ``r``'s sweep does not depend on how many rounds follow)."""
+    rest = {k: v for k, v in definition.items() if k != "rounds"}
+    return json.dumps(rest, sort_keys=True, separators=(",", ":"))
+
+
 def _open(spec: SweepSpec, directory: Path, force: bool) -> None:
-    """Refuse a directory holding a plain sweep, or another search (unless ``force``)."""
+    """Refuse a directory holding a plain sweep, or another search (unless ``force``); the
+    same search with another ``rounds`` is not another search."""
     check_writable(directory, "--out")
     if (directory / "manifest.json").exists():
         raise StoreError(
             f"--out {directory}: holds a sweep's results (manifest.json), not a threshold "
             "search; use another directory"
         )
-    path = directory / SUMMARY
-    if path.exists() and not force:
-        try:
-            old = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise StoreError(f"{path}: unreadable ({exc})") from None
-        if old.get("sweep_sha256") != spec.fingerprint():
+    if (directory / SUMMARY).exists() and not force:
+        old = read_threshold(directory)
+        definition = old.get("definition")
+        if not isinstance(definition, dict) or _search_key(definition) != _search_key(
+            spec.definition()
+        ):
             raise StoreError(
                 f"--out {directory}: holds a different threshold search ({old.get('name')!r}); "
                 "use another directory or --force to replace it"

@@ -15,7 +15,8 @@ Modules
     quantecon; :mod:`~sim.validation.checks` the checks, the :class:`Check` record and
     :func:`z_check`, the one place the z-score pass rule is written;
     :mod:`~sim.validation.figures` one figure per check; :mod:`~sim.validation.report` the
-    Markdown report and the command line.
+    Markdown report and the command line; :mod:`~sim.validation.robustness` the
+    headline's (SF1) robustness: one-at-a-time perturbations and threshold searches.
 
 Tolerances
     A simulated proportion ``p_hat`` from ``n`` independent trials is compared with its closed

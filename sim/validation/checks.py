@@ -4,8 +4,10 @@ Kinds of evidence and their pass rules
     *z-scores* (:func:`z_check`, the one place the rule is written). A check either claims
     agreement with a closed form, ``|z| <= Z_TOL`` for every point, with ``z`` the deviation in
     Monte Carlo standard errors (fixation, Hawk-Dove, stag hunt, logit QRE, Arthur lock-in, the
-    mean-field slope), or claims an effect of a stated sign, ``z > z_crit`` for every effect
-    (SF2 at 95 % two-sided, SF4 at 95 % one-sided).
+    mean field by segment ``meanfield_segments``, the mean-field slope), or claims an effect of
+    a stated sign, ``z > z_crit`` for every effect (SF2 at 95 % two-sided, SF4 at 95 %
+    one-sided, the peer-effect departures from the mean field ``peer_departure`` at
+    ``z_crit = Z_TOL``).
     *Wilson bounds* (SF1, SF3): a share of seeds near 1 has no usable normal standard error, so
     these compare the one-sided 95 % Wilson lower bound with a threshold.
     *Oscillation range* (inspection game): fictitious play is deterministic, so its tolerance is
@@ -30,6 +32,8 @@ from numpy.typing import ArrayLike, NDArray
 from sim import engine, meanfield
 from sim.batch import run_batch
 from sim.core import ALLOW, RESTRICT, Plan, segment_sizes
+from sim.experiments.threshold import Z95  # two-sided 95 % normal quantile
+from sim.experiments.threshold import wilson as wilson_interval  # Wilson score interval
 from sim.games import MatrixGame, arthur_adoption, fixation_fraction, run_population, simulate
 from sim.params import Params, load_scenario
 from sim.phases import PHASES, phase_shares, run_phases
@@ -48,7 +52,6 @@ from sim.validation.closed_forms import (
 Float = NDArray[np.float64]
 
 Z_TOL = 4.0  # tolerance in Monte Carlo standard errors for agreement with a closed form
-Z95 = 1.959963984540054  # two-sided 95 % normal quantile
 Z95_ONE_SIDED = 1.6448536269514722
 
 
@@ -165,16 +168,6 @@ def _worst(z: Float) -> float:
 
 def _binomial_se(p: float, n: int) -> float:
     return math.sqrt(p * (1.0 - p) / n)
-
-
-def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval for a binomial proportion (Wilson 1927)."""
-    if n == 0:
-        return 0.0, 1.0
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return centre - half, centre + half
 
 
 # ---------------------------------------------------------------------------------------------

@@ -44,7 +44,7 @@ from sim.experiments.samplers import oat_labels
 from sim.experiments.spec import SweepSpec, point_value, spec_from_mapping
 from sim.experiments.store import load
 from sim.experiments.sweep import run_sweep
-from sim.experiments.threshold import ThresholdResult, run_threshold, wilson
+from sim.experiments.threshold import Z95, ThresholdResult, run_threshold, wilson
 from sim.params import INHERITED, Params, list_scenarios, load_scenario
 
 SCENARIOS = ("seed", "calibrated")
@@ -58,7 +58,6 @@ SEARCH_ROUNDS = 6
 MAX_RESTORE_SEARCHES = 3  # threshold searches for perturbations that restore SF1
 WIDE = 0.5
 ROOT_SEED = 20240709
-Z95 = 1.959963984540054
 
 GLOBAL_PARAMETERS = (
     "market_value",

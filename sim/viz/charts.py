@@ -362,11 +362,12 @@ def segment_chart(
 
 
 def gap_chart(model: TechCompetitionModel) -> dict[str, Any]:
-    """Capability gap: frontier quality minus the best domestic quality (frontier = 1)."""
+    """Capability gap: frontier quality minus the best rival model's quality, domestic or
+    rival-origin open (frontier = 1)."""
     columns = model.datacollector.model_vars
     series = [_series("capability gap", columns["capability_gap"], "#9467bd")]
     y_axis = {"type": "value", "min": 0, "name": "frontier = 1"}
-    return _time_chart("Capability gap (frontier - best domestic)", model, series, y_axis)
+    return _time_chart("Capability gap (frontier - best rival model)", model, series, y_axis)
 
 
 def revenue_chart(model: TechCompetitionModel) -> dict[str, Any]:
